@@ -1,0 +1,77 @@
+//! AWS SDK clients and the emulator's control API for the end-to-end tests.
+//!
+//! Each test signs with its own access key, and the emulator counts calls and applies throttling
+//! or faults per access key, so tests running in parallel do not see each other's traffic.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_ec2::config::Credentials;
+use serde_json::{Value, json};
+
+pub async fn sdk_config(access_key: &str) -> aws_config::SdkConfig {
+    let env = super::env();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(env.region.clone()));
+    if let Some(endpoint) = &env.aws_endpoint {
+        loader = loader
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new(access_key, "testing", None, None, "e2e"));
+    }
+    loader.load().await
+}
+
+pub async fn ec2(access_key: &str) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(&sdk_config(access_key).await)
+}
+
+/// The emulator's control API (`/_emulator`), scoped to one access key.
+pub struct Emulator {
+    base: String,
+    access_key: String,
+    http: reqwest::Client,
+}
+
+impl Emulator {
+    /// Panics (never skips) when the tests run without the emulator.
+    pub fn for_key(access_key: &str) -> Self {
+        let base = super::env().emulator_control.clone().expect(
+            "this test needs the AWS emulator's control API: set SG_EMULATOR_CONTROL_URL or run against the emulator",
+        );
+        Emulator { base, access_key: access_key.to_string(), http: reqwest::Client::new() }
+    }
+
+    pub async fn counts(&self) -> Value {
+        self.http
+            .get(format!("{}/counts", self.base))
+            .query(&[("access_key", &self.access_key)])
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("GET counts")
+            .json()
+            .await
+            .expect("counts JSON")
+    }
+
+    /// Sets throttling / faults for this access key only.
+    pub async fn configure(&self, config: Value) {
+        self.http
+            .post(format!("{}/config", self.base))
+            .query(&[("access_key", &self.access_key)])
+            .json(&config)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("POST config");
+    }
+
+    pub async fn clear(&self) {
+        self.configure(json!({"throttle": {"enabled": false}, "faults": null})).await;
+    }
+}
+
+/// The code of an SDK error (`DependencyViolation`, `RequestLimitExceeded`, ...).
+pub fn error_code<E, R>(err: &aws_sdk_ec2::error::SdkError<E, R>) -> Option<String>
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata,
+{
+    err.as_service_error().and_then(|e| e.code()).map(str::to_string)
+}

@@ -1,0 +1,1009 @@
+#!/usr/bin/env python3
+"""AWS emulator for sg-provisioner tests: moto (EC2 + SSM) in server mode plus
+what moto lacks and AWS does.
+
+    python tests/emulator/sg_emulator.py --port 0 --ready-file PATH
+
+Listens on 127.0.0.1 (one port for EC2, SSM and the control API), writes the
+port to PATH once it answers (atomically: temp file + rename) and prints
+``EMULATOR_URL=http://127.0.0.1:PORT`` on stdout.  Exits on SIGTERM/SIGINT and
+when its parent process dies.  See README.md beside this file.
+
+Added over moto (middleware in this file):
+  * DependencyViolation / CannotDelete on DeleteSecurityGroup,
+  * EC2 RequestLimitExceeded token-bucket throttling (and SSM ThrottlingException),
+  * seeded fault injection (500, 503, throttle, dropped connection, slow answer),
+  * request counters,
+  * control API under /_emulator/.
+Fixes inside moto's security-group model: moto_patches.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import re
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import moto_patches  # noqa: E402
+from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server  # noqa: E402
+from werkzeug.test import Client  # noqa: E402
+
+CONTROL_PREFIX = "/_emulator/"
+MOTO_API_PREFIX = "/moto-api"
+
+# ---------------------------------------------------------------------------
+# EC2 request throttling numbers.
+#
+# Source: "Request throttling for the Amazon EC2 API", section "Request token
+# bucket sizes and refill rates" (EC2 developer guide, ec2-api-throttling.html,
+# also linked from the EC2 API reference "throttling.html"):
+#
+#   category                                        bucket  refill/s
+#   Non-mutating actions (Describe*/List*/Search*/Get*)   100      20
+#   Unfiltered and unpaginated non-mutating actions        50      10
+#       (DescribeInstances, DescribeInstanceStatus, DescribeNetworkInterfaces,
+#        DescribeSecurityGroups, DescribeSnapshots, DescribeSpotInstanceRequests,
+#        DescribeVolumes -- when called with neither a filter nor pagination)
+#   Mutating actions                                       50       5
+#   Resource-intensive actions                             50       5
+#       (AcceptVpcPeeringConnection, AuthorizeSecurityGroupIngress,
+#        CancelSpotInstanceRequests, CreateKeyPair, CreateVpcPeeringConnection,
+#        DeleteVpcPeeringConnection, RejectVpcPeeringConnection,
+#        RevokeSecurityGroupIngress, RequestSpotInstances)
+#   Uncategorized actions: own numbers; those near this project are listed in
+#   UNCATEGORIZED below (e.g. CreateTags 100/10, CreateNetworkInterface 100/5).
+#
+# The page says each API is evaluated individually ("throttled on the number of
+# requests you make on a per-API basis"): one bucket per action, sized by its
+# category.  CreateSecurityGroup, DeleteSecurityGroup, the egress Authorize/Revoke,
+# ModifySecurityGroupRules and UpdateSecurityGroupRuleDescriptions* are plain
+# "mutating actions" there.
+#
+# SSM: no such table is published for SSM; a single 40-token, 40/s bucket
+# stands in (answers ThrottlingException, HTTP 400, "Rate exceeded").
+# ---------------------------------------------------------------------------
+
+CATEGORY_DEFAULTS: dict[str, tuple[float, float]] = {
+    "non_mutating": (100, 20),
+    "unfiltered_unpaginated": (50, 10),
+    "mutating": (50, 5),
+    "resource_intensive": (50, 5),
+    "ssm": (40, 40),
+}
+
+UNFILTERED_UNPAGINATED = {
+    "DescribeInstances",
+    "DescribeInstanceStatus",
+    "DescribeNetworkInterfaces",
+    "DescribeSecurityGroups",
+    "DescribeSnapshots",
+    "DescribeSpotInstanceRequests",
+    "DescribeVolumes",
+}
+
+RESOURCE_INTENSIVE = {
+    "AcceptVpcPeeringConnection",
+    "AuthorizeSecurityGroupIngress",
+    "CancelSpotInstanceRequests",
+    "CreateKeyPair",
+    "CreateVpcPeeringConnection",
+    "DeleteVpcPeeringConnection",
+    "RejectVpcPeeringConnection",
+    "RevokeSecurityGroupIngress",
+    "RequestSpotInstances",
+}
+
+# subset of the "Uncategorized actions" table (capacity, refill per second)
+UNCATEGORIZED: dict[str, tuple[float, float]] = {
+    "AssignIpv6Addresses": (100, 5),
+    "AssignPrivateIpAddresses": (100, 5),
+    "CreateNetworkInterface": (100, 5),
+    "CreateTags": (100, 10),
+    "CreateVpcEndpoint": (4, 0.3),
+    "DeleteNetworkInterface": (100, 5),
+    "DeleteTags": (100, 10),
+    "DeleteVpcEndpoints": (4, 0.3),
+    "DescribeSecurityGroupReferences": (20, 5),
+    "DescribeStaleSecurityGroups": (20, 5),
+    "ModifyNetworkInterfaceAttribute": (100, 5),
+    "ModifyVpcEndpoint": (4, 0.3),
+    "RunInstances": (5, 2),
+    "StartInstances": (5, 2),
+    "TerminateInstances": (100, 5),
+    "UnassignPrivateIpAddresses": (100, 5),
+}
+
+READ_PREFIXES = ("Describe", "Get", "List")
+
+FAULT_KINDS = ("500", "503", "throttle", "drop", "slow")
+
+
+def is_read(operation: str) -> bool:
+    return operation.startswith(READ_PREFIXES)
+
+
+def ec2_category(action: str, params: dict[str, list[str]]) -> str:
+    if action in UNCATEGORIZED:
+        return "uncategorized"
+    if action in RESOURCE_INTENSIVE:
+        return "resource_intensive"
+    if action.startswith(("Describe", "List", "Search", "Get")):
+        if action in UNFILTERED_UNPAGINATED:
+            filtered = any(k.startswith("Filter.") for k in params)
+            paginated = "MaxResults" in params or "NextToken" in params
+            if not filtered and not paginated:
+                return "unfiltered_unpaginated"
+        return "non_mutating"
+    return "mutating"
+
+
+# ---------------------------------------------------------------------------
+# AWS error bodies
+# ---------------------------------------------------------------------------
+
+
+def _xml_escape(s: str) -> str:
+    return (
+        s.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+    )
+
+
+def ec2_error(status: int, code: str, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Response><Errors><Error><Code>{_xml_escape(code)}</Code>"
+        f"<Message>{_xml_escape(message)}</Message></Error></Errors>"
+        f"<RequestID>{uuid.uuid4()}</RequestID></Response>"
+    ).encode()
+    return status, [("Content-Type", "text/xml;charset=UTF-8")], body
+
+
+def json_error(status: int, code: str, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return (
+        status,
+        [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+            ("X-Amzn-ErrorType", code),
+        ],
+        body,
+    )
+
+
+def service_error(service: str, kind: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """kind: internal | unavailable | throttle"""
+    if service == "ec2" or service == "other":
+        if kind == "internal":
+            return ec2_error(500, "InternalError", "An internal error has occurred.")
+        if kind == "unavailable":
+            return ec2_error(503, "Unavailable", "The server is overloaded and can't handle the request.")
+        return ec2_error(503, "RequestLimitExceeded", "Request limit exceeded.")
+    if kind == "internal":
+        return json_error(500, "InternalServerError", "An internal error has occurred.")
+    if kind == "unavailable":
+        return json_error(503, "ServiceUnavailable", "Service is unavailable.")
+    return json_error(400, "ThrottlingException", "Rate exceeded")
+
+
+_XML_CODE = re.compile(rb"<Code>([^<]+)</Code>")
+
+
+def error_code_of(service: str, status: int, headers: list[tuple[str, str]], body: bytes) -> str | None:
+    if status < 400:
+        return None
+    for k, v in headers:
+        if k.lower() == "x-amzn-errortype" and v:
+            return v.split(":")[0].split("#")[-1]
+    m = _XML_CODE.search(body[:4096])
+    if m:
+        return m.group(1).decode(errors="replace")
+    try:
+        doc = json.loads(body)
+        t = doc.get("__type") or doc.get("code") or doc.get("Code")
+        if t:
+            return str(t).split("#")[-1]
+    except Exception:
+        pass
+    return f"HTTP{status}"
+
+
+# ---------------------------------------------------------------------------
+# throttling
+# ---------------------------------------------------------------------------
+
+
+class TokenBucket:
+    __slots__ = ("capacity", "refill", "tokens", "stamp")
+
+    def __init__(self, capacity: float, refill: float) -> None:
+        self.capacity = float(capacity)
+        self.refill = float(refill)
+        self.tokens = float(capacity)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class Throttler:
+    """enabled / scope / overrides; see README.md."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.scope = "action"  # or "category"
+        self.overrides: dict[str, dict[str, float]] = {}
+        self.buckets: dict[tuple[str, str], TokenBucket] = {}
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "scope": self.scope,
+            "overrides": self.overrides,
+            "defaults": {
+                **{k: {"capacity": c, "refill_per_sec": r} for k, (c, r) in CATEGORY_DEFAULTS.items()},
+                "uncategorized": {
+                    k: {"capacity": c, "refill_per_sec": r} for k, (c, r) in UNCATEGORIZED.items()
+                },
+            },
+        }
+
+    def update(self, cfg: dict[str, Any] | None) -> None:
+        if cfg is None:
+            cfg = {"enabled": False}
+        if not isinstance(cfg, dict):
+            raise ValueError("throttle must be an object or null")
+        unknown = set(cfg) - {"enabled", "scope", "overrides", "defaults"}
+        if unknown:
+            raise ValueError(f"unknown throttle keys: {sorted(unknown)}")
+        if "enabled" in cfg:
+            self.enabled = bool(cfg["enabled"])
+        if "scope" in cfg:
+            if cfg["scope"] not in ("action", "category"):
+                raise ValueError("throttle.scope must be 'action' or 'category'")
+            self.scope = cfg["scope"]
+        if "overrides" in cfg:
+            ov = cfg["overrides"] or {}
+            if not isinstance(ov, dict):
+                raise ValueError("throttle.overrides must be an object")
+            clean: dict[str, dict[str, float]] = {}
+            for key, val in ov.items():
+                if not isinstance(val, dict) or set(val) - {"capacity", "refill_per_sec"}:
+                    raise ValueError(f"override {key!r}: expected {{capacity, refill_per_sec}}")
+                entry = {}
+                for f in ("capacity", "refill_per_sec"):
+                    if f in val:
+                        v = float(val[f])
+                        if v < 0:
+                            raise ValueError(f"override {key!r}: {f} must be >= 0")
+                        entry[f] = v
+                clean[key.replace("-", "_") if key.islower() else key] = entry
+            self.overrides = clean
+        self.buckets.clear()  # any change starts from full buckets
+
+    def copy_settings(self) -> "Throttler":
+        t = Throttler()
+        t.enabled, t.scope, t.overrides = self.enabled, self.scope, dict(self.overrides)
+        return t
+
+    def _limits(self, action: str, category: str) -> tuple[float, float]:
+        if category == "uncategorized":
+            cap, refill = UNCATEGORIZED[action]
+        else:
+            cap, refill = CATEGORY_DEFAULTS[category]
+        for key in ("*", category, action):  # most specific last
+            ov = self.overrides.get(key)
+            if ov:
+                cap = ov.get("capacity", cap)
+                refill = ov.get("refill_per_sec", refill)
+        return cap, refill
+
+    def allow(self, action: str, category: str) -> bool:
+        if not self.enabled:
+            return True
+        shared = category == "ssm" or (self.scope == "category" and category != "uncategorized")
+        key = (category, "" if shared else action)
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = TokenBucket(*self._limits(action, category))
+        return bucket.take()
+
+
+# ---------------------------------------------------------------------------
+# fault injection
+# ---------------------------------------------------------------------------
+
+
+class Faults:
+    def __init__(self) -> None:
+        self.cfg: dict[str, Any] | None = None
+        self.rng = random.Random(0)
+
+    def update(self, cfg: dict[str, Any] | None) -> None:
+        if cfg is None:
+            self.cfg = None
+            return
+        if not isinstance(cfg, dict):
+            raise ValueError("faults must be an object or null")
+        unknown = set(cfg) - {"rate", "seed", "kinds", "slow_seconds", "operations"}
+        if unknown:
+            raise ValueError(f"unknown faults keys: {sorted(unknown)}")
+        rate = float(cfg.get("rate", 0.1))
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("faults.rate must be within [0, 1]")
+        kinds = [str(k) for k in cfg.get("kinds", list(FAULT_KINDS))]
+        if not kinds or set(kinds) - set(FAULT_KINDS):
+            raise ValueError(f"faults.kinds must be a non-empty subset of {list(FAULT_KINDS)}")
+        ops = cfg.get("operations")
+        if ops is not None and not isinstance(ops, list):
+            raise ValueError("faults.operations must be a list or null")
+        seed = cfg.get("seed", 0)
+        self.cfg = {
+            "rate": rate,
+            "seed": seed,
+            "kinds": kinds,
+            "slow_seconds": float(cfg.get("slow_seconds", 2.0)),
+            "operations": [str(o) for o in ops] if ops is not None else None,
+        }
+        self.rng = random.Random(seed)
+
+    def decide(self, operation: str) -> str | None:
+        cfg = self.cfg
+        if not cfg:
+            return None
+        if cfg["operations"] is not None and operation not in cfg["operations"]:
+            return None
+        if self.rng.random() >= cfg["rate"]:
+            return None
+        return self.rng.choice(cfg["kinds"])
+
+
+# ---------------------------------------------------------------------------
+# counters
+# ---------------------------------------------------------------------------
+
+
+class Counters:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.total = self.reads = self.writes = self.ok = 0
+        self.by_operation: dict[str, dict[str, int]] = {}
+        self.outcomes: dict[str, dict[str, dict[str, int]]] = {}
+        self.errors: dict[str, dict[str, int]] = {}
+        self.faults_injected = 0
+        self.faults_by_kind: dict[str, int] = {}
+        self.throttled = 0
+
+    def request(self, service: str, op: str) -> None:
+        self.total += 1
+        if is_read(op):
+            self.reads += 1
+        else:
+            self.writes += 1
+        svc = self.by_operation.setdefault(service, {})
+        svc[op] = svc.get(op, 0) + 1
+
+    def outcome(self, service: str, op: str, code: str | None) -> None:
+        key = code or "ok"
+        per = self.outcomes.setdefault(service, {}).setdefault(op, {})
+        per[key] = per.get(key, 0) + 1
+        if code is None:
+            self.ok += 1
+        else:
+            errs = self.errors.setdefault(service, {})
+            errs[code] = errs.get(code, 0) + 1
+
+    def fault(self, kind: str) -> None:
+        self.faults_injected += 1
+        self.faults_by_kind[kind] = self.faults_by_kind.get(kind, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        return json.loads(
+            json.dumps(
+                {
+                    "total": self.total,
+                    "reads": self.reads,
+                    "writes": self.writes,
+                    "ok": self.ok,
+                    "by_operation": self.by_operation,
+                    "outcomes": self.outcomes,
+                    "errors": self.errors,
+                    "faults_injected": self.faults_injected,
+                    "faults_by_kind": self.faults_by_kind,
+                    "throttled": self.throttled,
+                }
+            )
+        )
+
+
+# ---------------------------------------------------------------------------
+# scopes: global, and one per access key
+# ---------------------------------------------------------------------------
+
+
+class Scope:
+    """Counters plus (optionally) own throttle / fault configuration.
+
+    The global scope counts every request and holds the configuration used by
+    every access key without one of its own.  An access-key scope counts the
+    requests signed with that key; once configured (POST /_emulator/config?access_key=K)
+    its throttle buckets and fault RNG serve that key's requests only."""
+
+    def __init__(self) -> None:
+        self.counters = Counters()
+        self.throttler = Throttler()
+        self.faults = Faults()
+        self.configured = False
+
+    def config(self) -> dict[str, Any]:
+        return {"throttle": self.throttler.config(), "faults": self.faults.cfg}
+
+    def updated(self, doc: dict[str, Any]) -> tuple[Throttler, Faults]:
+        """New throttler / faults with `doc` applied; raises ValueError, changes nothing."""
+        unknown = set(doc) - {"throttle", "faults"}
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        throttler, faults = self.throttler, self.faults
+        if "throttle" in doc:
+            throttler = self.throttler.copy_settings()
+            throttler.update(doc["throttle"])
+        if "faults" in doc:
+            faults = Faults()
+            faults.update(doc["faults"])
+        return throttler, faults
+
+    def inherit(self, other: "Scope") -> None:
+        """Start from `other`'s settings (not its buckets, RNG state or counts)."""
+        self.throttler = other.throttler.copy_settings()
+        self.faults = Faults()
+        if other.faults.cfg:
+            self.faults.update(other.faults.cfg)
+
+
+# ---------------------------------------------------------------------------
+# request identification
+# ---------------------------------------------------------------------------
+
+_CRED = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/aws4_request")
+
+
+class AwsRequest:
+    __slots__ = ("service", "operation", "region", "access_key", "params", "body")
+
+    def __init__(self, environ: dict[str, Any], body: bytes) -> None:
+        self.body = body
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        m = _CRED.search(auth)
+        self.access_key = m.group(1) if m else None
+        self.region = m.group(2) if m else "us-east-1"
+        signing = m.group(3) if m else None
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        self.params: dict[str, list[str]] = {}
+        ctype = environ.get("CONTENT_TYPE", "")
+        if environ.get("QUERY_STRING"):
+            self.params.update(parse_qs(environ["QUERY_STRING"], keep_blank_values=True))
+        if "x-www-form-urlencoded" in ctype and body:
+            self.params.update(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
+        action = (self.params.get("Action") or [""])[0]
+        if signing == "ssm" or target.startswith("AmazonSSM."):
+            self.service = "ssm"
+            self.operation = target.split(".", 1)[1] if "." in target else (action or "Unknown")
+        elif signing == "ec2" or (signing is None and action and self.params.get("Version", [""])[0] == "2016-11-15"):
+            self.service = "ec2"
+            self.operation = action or "Unknown"
+        else:
+            self.service = "other"
+            if target:
+                self.operation = target.rsplit(".", 1)[-1]
+            elif action:
+                self.operation = action
+            else:
+                self.operation = f"{environ.get('REQUEST_METHOD', 'GET')} {environ.get('PATH_INFO', '/')}"
+
+    def param(self, name: str) -> str | None:
+        v = self.params.get(name)
+        return v[0] if v else None
+
+
+# ---------------------------------------------------------------------------
+# the WSGI application
+# ---------------------------------------------------------------------------
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+_REASONS = {
+    200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+    500: "Internal Server Error", 503: "Service Unavailable",
+}
+
+
+class Emulator:
+    def __init__(self) -> None:
+        moto_patches.apply()
+        self.moto_app = DomainDispatcherApplication(create_backend_app)
+        self.state_lock = threading.Lock()  # counters, config, rng, buckets
+        self.moto_lock = threading.RLock()  # moto itself is not thread-safe
+        self.glob = Scope()
+        self.keys: dict[str, Scope] = {}
+        self.env_throttle: Any = None
+        self.env_faults: Any = None
+
+    # -- config -------------------------------------------------------------
+
+    def load_env(self) -> None:
+        raw = os.environ.get("SG_EMULATOR_THROTTLE", "").strip()
+        if raw:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                self.env_throttle = {"enabled": True}
+            elif raw.lower() in ("0", "false", "no", "off"):
+                self.env_throttle = None
+            else:
+                self.env_throttle = json.loads(raw)
+        raw = os.environ.get("SG_EMULATOR_FAULTS", "").strip()
+        if raw:
+            self.env_faults = json.loads(raw)
+        self.defaults()
+
+    def defaults(self) -> None:
+        """Global scope from the environment, no access-key scopes, zero counts."""
+        glob = Scope()
+        if self.env_throttle:
+            glob.throttler.update(self.env_throttle)
+        if self.env_faults:
+            glob.faults.update(self.env_faults)
+        self.glob = glob
+        self.keys = {}
+
+    def _key_scope(self, access_key: str) -> Scope:
+        scope = self.keys.get(access_key)
+        if scope is None:
+            scope = self.keys[access_key] = Scope()
+        return scope
+
+    # -- prewarm ------------------------------------------------------------
+
+    def prewarm(self) -> None:
+        """Import and build moto's EC2 and SSM apps now rather than on the first request."""
+        client = Client(self.moto_app)
+        for svc, kwargs in (
+            ("ec2", {"data": {"Action": "DescribeRegions", "Version": "2016-11-15"}}),
+            ("ssm", {"data": "{}", "headers": {"X-Amz-Target": "AmazonSSM.DescribeParameters",
+                                               "Content-Type": "application/x-amz-json-1.1"}}),
+        ):
+            headers = dict(kwargs.pop("headers", {}))
+            headers["Authorization"] = (
+                f"AWS4-HMAC-SHA256 Credential=prewarm/20200101/us-east-1/{svc}/aws4_request, "
+                "SignedHeaders=host, Signature=0"
+            )
+            client.post("/", headers=headers, **kwargs)
+
+    # -- WSGI entry ---------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX) or path.rstrip("/") == CONTROL_PREFIX.rstrip("/"):
+            return self._reply(start_response, self.control(environ, path))
+        if path.startswith(MOTO_API_PREFIX):
+            with self.moto_lock:
+                return self._buffered(self.moto_app, environ, start_response)[3]
+        return self.aws(environ, start_response)
+
+    @staticmethod
+    def _reply(start_response: Callable[..., Any], resp: Response) -> list[bytes]:
+        status, headers, body = resp
+        headers = list(headers) + [("Content-Length", str(len(body)))]
+        start_response(f"{status} {_REASONS.get(status, 'Status')}", headers)
+        return [body]
+
+    @staticmethod
+    def _buffered(app: Any, environ: dict[str, Any], start_response: Callable[..., Any]):
+        captured: dict[str, Any] = {}
+
+        def sr(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+            captured["status"] = status
+            captured["headers"] = headers
+            return lambda data: None  # moto never uses write()
+
+        it = app(environ, sr)
+        try:
+            body = b"".join(it)
+        finally:
+            close = getattr(it, "close", None)
+            if close:
+                close()
+        status_line = captured.get("status", "500 Internal Server Error")
+        headers = [(k, v) for k, v in captured.get("headers", []) if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(body))))
+        start_response(status_line, headers)
+        return int(status_line.split()[0]), headers, body, [body]
+
+    @staticmethod
+    def _read_body(environ: dict[str, Any]) -> bytes:
+        stream = environ["wsgi.input"]
+        length = environ.get("CONTENT_LENGTH")
+        if length:
+            body = stream.read(int(length))
+        elif environ.get("wsgi.input_terminated") or "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            body = stream.read()
+        else:
+            body = b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ.pop("wsgi.input_terminated", None)
+        return body
+
+    def aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = self._read_body(environ)
+        req = AwsRequest(environ, body)
+        svc, op = req.service, req.operation
+
+        with self.state_lock:
+            scopes = [self.glob]
+            if req.access_key:
+                scopes.append(self._key_scope(req.access_key))
+            # the configuration in force: the key's own, else the global one
+            eff = scopes[-1] if scopes[-1].configured else self.glob
+            for sc in scopes:
+                sc.counters.request(svc, op)
+            fault = eff.faults.decide(op)
+            if fault:
+                for sc in scopes:
+                    sc.counters.fault(fault)
+            slow_seconds = eff.faults.cfg["slow_seconds"] if eff.faults.cfg else 0.0
+
+        def outcome(code: str | None) -> None:
+            with self.state_lock:
+                for sc in scopes:
+                    sc.counters.outcome(svc, op, code)
+
+        if fault == "drop":
+            outcome("ConnectionDropped")
+            self._drop(environ)
+            # werkzeug then fails to send anything on the shut socket and drops it quietly
+            start_response("500 Internal Server Error", [("Content-Length", "0")])
+            return []
+        if fault in ("500", "503", "throttle"):
+            kind = {"500": "internal", "503": "unavailable", "throttle": "throttle"}[fault]
+            resp = service_error(svc, kind)
+            outcome(error_code_of(svc, *resp))
+            return self._reply(start_response, resp)
+        if fault == "slow":
+            time.sleep(slow_seconds)
+
+        # throttling
+        if svc in ("ec2", "ssm"):
+            category = ec2_category(op, req.params) if svc == "ec2" else "ssm"
+            with self.state_lock:
+                allowed = eff.throttler.allow(op, category)
+                if not allowed:
+                    for sc in scopes:
+                        sc.counters.throttled += 1
+            if not allowed:
+                resp = service_error(svc, "throttle")
+                outcome(error_code_of(svc, *resp))
+                return self._reply(start_response, resp)
+
+        with self.moto_lock:
+            resp = None
+            if svc == "ec2" and op == "DeleteSecurityGroup":
+                resp = self.check_delete_security_group(req, environ)
+            elif svc == "ec2" and op == "CreateSecurityGroup":
+                resp = self.check_create_security_group(req)
+            if resp is not None:
+                outcome(error_code_of(svc, *resp))
+                return self._reply(start_response, resp)
+            status, headers, rbody, it = self._buffered(self.moto_app, environ, start_response)
+        outcome(error_code_of(svc, status, headers, rbody))
+        return it
+
+    @staticmethod
+    def _drop(environ: dict[str, Any]) -> None:
+        sock = environ.get("werkzeug.socket")
+        if sock is None:
+            raise ConnectionAbortedError("drop fault")
+        try:
+            # RST instead of FIN: the client sees a reset, never a response
+            import struct
+
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # -- CreateSecurityGroup constraints (moto accepts any name) ------------------
+
+    # EC2 CreateSecurityGroup, GroupName and GroupDescription: up to 255 characters;
+    # in a VPC only a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$*; the name
+    # can't start with "sg-".
+    _SG_TEXT = re.compile(r"^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]*$")
+
+    def check_create_security_group(self, req: AwsRequest) -> Response | None:
+        name = req.param("GroupName") or ""
+        desc = req.param("GroupDescription") or ""
+        if name.lower().startswith("sg-"):
+            return ec2_error(400, "InvalidParameterValue",
+                             f"Value ({name}) for parameter GroupName is invalid. Group names may not be in the format sg-*.")
+        for field, value in (("GroupName", name), ("GroupDescription", desc)):
+            if len(value) > 255:
+                return ec2_error(400, "InvalidParameterValue",
+                                 f"Value for parameter {field} is invalid. Length exceeds 255 characters.")
+            if not self._SG_TEXT.match(value):
+                return ec2_error(400, "InvalidParameterValue",
+                                 f"Value ({value}) for parameter {field} is invalid. Character sets beyond "
+                                 "ASCII a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$* are not allowed.")
+        return None
+
+    # -- DeleteSecurityGroup dependency checks --------------------------------
+
+    def _account_id(self, req: AwsRequest, environ: dict[str, Any]) -> str:
+        if os.environ.get("MOTO_ACCOUNT_ID"):
+            return os.environ["MOTO_ACCOUNT_ID"]
+        if environ.get("HTTP_X_MOTO_ACCOUNT_ID"):
+            return environ["HTTP_X_MOTO_ACCOUNT_ID"]
+        if req.access_key:
+            try:
+                from moto.iam.models import get_account_id_from
+
+                return get_account_id_from(req.access_key)
+            except Exception:
+                pass
+        return DEFAULT_ACCOUNT_ID
+
+    def check_delete_security_group(self, req: AwsRequest, environ: dict[str, Any]) -> Response | None:
+        from moto.ec2.models import ec2_backends
+
+        try:
+            backend = ec2_backends[self._account_id(req, environ)][req.region]
+        except Exception:
+            return None
+        group_id = req.param("GroupId")
+        group = None
+        if group_id:
+            group = backend.get_security_group_from_id(group_id)
+        elif req.param("GroupName"):
+            group = backend.get_security_group_from_name(req.param("GroupName"), backend.default_vpc.id)
+        if group is None:
+            return None  # moto answers InvalidGroup.NotFound
+        gid = group.id
+        if group.is_default or group.name == "default":
+            return ec2_error(
+                400, "CannotDelete",
+                f'the specified group: "{gid}" name: "default" cannot be deleted by a user',
+            )
+        if self._has_dependents(backend, gid):
+            return ec2_error(400, "DependencyViolation", f"resource {gid} has a dependent object")
+        return None
+
+    @staticmethod
+    def _has_dependents(backend: Any, gid: str) -> bool:
+        """A network interface or live instance in the group, or another group's rule naming it."""
+        def names_gid(groups: Iterable[Any]) -> bool:
+            return any(getattr(g, "id", g) == gid for g in groups)
+
+        if any(names_gid(eni.group_set) for eni in list(backend.enis.values())):
+            return True
+        if any(
+            names_gid(inst.security_groups)
+            for inst in backend.all_instances()
+            if getattr(inst, "state", None) != "terminated"
+        ):
+            return True
+        for groups in list(backend.groups.values()):
+            for other in list(groups.values()):
+                if other.id == gid:
+                    continue  # a self-reference is no dependency
+                for rule in list(other.ingress_rules) + list(other.egress_rules):
+                    if (rule.source_group or {}).get("GroupId") == gid:
+                        return True
+        return False
+
+    # -- control API ---------------------------------------------------------
+
+    def control(self, environ: dict[str, Any], path: str) -> Response:
+        method = environ.get("REQUEST_METHOD", "GET")
+        sub = path[len(CONTROL_PREFIX):].strip("/") if path.startswith(CONTROL_PREFIX) else ""
+
+        def ok(doc: Any, status: int = 200) -> Response:
+            return status, [("Content-Type", "application/json")], json.dumps(doc).encode()
+
+        def err(status: int, msg: str) -> Response:
+            return ok({"error": msg}, status)
+
+        routes = {
+            "health": ("GET",),
+            "counts": ("GET",),
+            "counts/reset": ("POST",),
+            "config": ("GET", "POST"),
+            "reset": ("POST",),
+        }
+        if sub not in routes:
+            return err(404, f"unknown control path /_emulator/{sub}; known: {sorted(routes)}")
+        if method not in routes[sub]:
+            return err(405, f"{method} not allowed on /_emulator/{sub}")
+        body = self._read_body(environ)
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        access_key = (query.get("access_key") or [None])[0]
+
+        if sub == "health":
+            return ok({"ok": True})
+        if sub == "counts":
+            with self.state_lock:
+                scope = self.keys.get(access_key) if access_key else self.glob
+                return ok((scope.counters if scope else Counters()).snapshot())
+        if sub == "counts/reset":
+            with self.state_lock:
+                if access_key:
+                    if access_key in self.keys:
+                        self.keys[access_key].counters.reset()
+                else:
+                    self.glob.counters.reset()
+                    for scope in self.keys.values():
+                        scope.counters.reset()
+            return ok({"ok": True})
+        if sub == "reset":
+            from moto.moto_api._internal import moto_api_backend
+
+            with self.moto_lock:
+                moto_api_backend.reset()
+            with self.state_lock:
+                self.defaults()
+            return ok({"ok": True})
+        # config
+        with self.state_lock:
+            if access_key:
+                scope = self.keys.get(access_key)
+                current = scope if scope and scope.configured else self.glob
+            else:
+                scope = current = self.glob
+            if method == "POST":
+                try:
+                    doc = json.loads(body or b"{}")
+                    if not isinstance(doc, dict):
+                        raise ValueError("body must be a JSON object")
+                    # validated on copies, then swapped in: a bad request changes nothing
+                    throttler, faults = current.updated(doc)
+                except (ValueError, TypeError) as e:
+                    return err(400, str(e))
+                if access_key:
+                    scope = self._key_scope(access_key)
+                    if not scope.configured:
+                        scope.inherit(self.glob)
+                        scope.configured = True
+                    if "throttle" not in doc:
+                        throttler = scope.throttler
+                    if "faults" not in doc:
+                        faults = scope.faults
+                    current = scope
+                current.throttler, current.faults = throttler, faults
+            return ok(current.config())
+
+
+# ---------------------------------------------------------------------------
+# server
+# ---------------------------------------------------------------------------
+
+
+class QuietHandler(MotoRequestHandler):
+    log_requests = False
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        if self.log_requests:
+            super().log_request(code, size)
+
+
+def write_ready_file(path: str, port: int) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".sg-emulator-", dir=directory)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{port}\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    ap.add_argument("--ready-file", help="write the port here (atomically) once listening")
+    ap.add_argument("--log-requests", action="store_true",
+                    default=os.environ.get("SG_EMULATOR_LOG_REQUESTS", "") not in ("", "0"),
+                    help="log every request on stderr (env SG_EMULATOR_LOG_REQUESTS=1)")
+    ap.add_argument("--no-parent-watch", action="store_true",
+                    help="keep running when the parent process dies")
+    args = ap.parse_args(argv)
+
+    t0 = time.monotonic()
+    parent = os.getppid()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, on_signal)
+
+    emulator = Emulator()
+    try:
+        emulator.load_env()
+    except (ValueError, TypeError) as e:
+        print(f"sg_emulator: bad SG_EMULATOR_THROTTLE / SG_EMULATOR_FAULTS: {e}", file=sys.stderr)
+        return 2
+    emulator.prewarm()
+
+    QuietHandler.log_requests = args.log_requests
+    server = make_server(args.host, args.port, emulator, threaded=True, request_handler=QuietHandler)
+    port = server.server_port
+    serve = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                             name="sg-emulator-serve", daemon=True)
+    serve.start()
+
+    if not args.no_parent_watch:
+        def watch_parent() -> None:
+            while not stop.wait(0.5):
+                if os.getppid() != parent:
+                    stop.set()
+
+        threading.Thread(target=watch_parent, name="sg-emulator-parent-watch", daemon=True).start()
+
+    if args.ready_file:
+        write_ready_file(args.ready_file, port)
+    print(f"EMULATOR_URL=http://{args.host}:{port}", flush=True)
+    print(f"sg_emulator: ready on port {port} in {time.monotonic() - t0:.2f}s", file=sys.stderr, flush=True)
+
+    while not stop.wait(0.1):
+        pass
+    server.shutdown()
+    server.server_close()
+    if args.ready_file:
+        try:
+            os.unlink(args.ready_file)
+        except OSError:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # skip interpreter finalisation: tearing down moto's object graph takes seconds
+    os._exit(code)
