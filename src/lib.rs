@@ -1,7 +1,8 @@
 //! sg-provisioner: converges AWS security groups to `SecurityGroupSet` resources.
 //!
-//! Layout: `api` (CRD types), `cli` (the binary's subcommands). The controller's stages
-//! (`model`, `diff`, `aws`, `reconcile`) join as they are built.
+//! Layout: `api` (CRD types), `model` (pure: spec → desired groups and rules), `diff` (pure:
+//! desired vs observed → actions), `aws` (thin SDK adapters, typed errors), `reconcile` (plan →
+//! observe → diff → execute → status), `cli` (the binary's subcommands), `metrics`.
 
 pub mod api;
 pub mod aws;
@@ -9,3 +10,4 @@ pub mod cli;
 pub mod diff;
 pub mod metrics;
 pub mod model;
+pub mod reconcile;

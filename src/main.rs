@@ -1,7 +1,8 @@
 use clap::Parser;
 use sg_provisioner::cli::{Cli, run};
 
-fn main() -> anyhow::Result<()> {
-    let code = run(Cli::parse())?;
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let code = run(Cli::parse()).await?;
     std::process::exit(code);
 }

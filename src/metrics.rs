@@ -38,17 +38,41 @@ impl Default for Metrics {
         let reconciles = Counter::default();
         let reconcile_errors = Family::<ErrorReason, Counter>::default();
         let reconcile_duration = Histogram::new(exponential_buckets(0.01, 2.0, 12));
-        registry.register("aws_requests", "AWS API requests by service, operation and outcome", aws_requests.clone());
+        registry.register(
+            "aws_requests",
+            "AWS API requests by service, operation and outcome",
+            aws_requests.clone(),
+        );
         registry.register("reconciles", "Reconciles run", reconciles.clone());
-        registry.register("reconcile_errors", "Reconciles that failed, by reason", reconcile_errors.clone());
-        registry.register("reconcile_duration_seconds", "Reconcile duration", reconcile_duration.clone());
-        Metrics { registry: Arc::new(registry), aws_requests, reconciles, reconcile_errors, reconcile_duration }
+        registry.register(
+            "reconcile_errors",
+            "Reconciles that failed, by reason",
+            reconcile_errors.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Reconcile duration",
+            reconcile_duration.clone(),
+        );
+        Metrics {
+            registry: Arc::new(registry),
+            aws_requests,
+            reconciles,
+            reconcile_errors,
+            reconcile_duration,
+        }
     }
 }
 
 impl Metrics {
     pub fn aws_request(&self, service: &'static str, operation: &'static str, outcome: &'static str) {
-        self.aws_requests.get_or_create(&AwsRequest { service, operation, outcome }).inc();
+        self.aws_requests
+            .get_or_create(&AwsRequest {
+                service,
+                operation,
+                outcome,
+            })
+            .inc();
     }
 
     pub fn reconciled(&self, seconds: f64) {
@@ -57,13 +81,18 @@ impl Metrics {
     }
 
     pub fn reconcile_failed(&self, reason: &str) {
-        self.reconcile_errors.get_or_create(&ErrorReason { reason: reason.to_string() }).inc();
+        self.reconcile_errors
+            .get_or_create(&ErrorReason {
+                reason: reason.to_string(),
+            })
+            .inc();
     }
 
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("metrics encode to a String");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("metrics encode to a String");
         out
     }
 }

@@ -294,11 +294,13 @@ mod tests {
     fn seed_example_round_trips() {
         let text = include_str!("../../examples/globalbank-prod-c001-us-west-2-sg.yaml");
         let set: SecurityGroupSet = serde_saphyr::from_str(text).unwrap();
-        assert_eq!(set.metadata.name.as_deref(), Some("globalbank-prod-c001-us-west-2-sg"));
+        assert_eq!(
+            set.metadata.name.as_deref(),
+            Some("globalbank-prod-c001-us-west-2-sg")
+        );
         let names: Vec<_> = set.spec.tiers.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["web", "app", "db"]);
-        let back: SecurityGroupSet =
-            serde_json::from_value(serde_json::to_value(&set).unwrap()).unwrap();
+        let back: SecurityGroupSet = serde_json::from_value(serde_json::to_value(&set).unwrap()).unwrap();
         assert_eq!(back.spec, set.spec);
     }
 

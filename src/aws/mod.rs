@@ -20,9 +20,16 @@ pub enum AwsError {
     #[error("{operation}: throttled by AWS ({code})")]
     Throttled { operation: &'static str, code: String },
     #[error("{operation}: AWS unavailable: {message}")]
-    Transient { operation: &'static str, message: String },
+    Transient {
+        operation: &'static str,
+        message: String,
+    },
     #[error("{operation}: {code}: {message}")]
-    Service { operation: &'static str, code: String, message: String },
+    Service {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
 }
 
 impl AwsError {
@@ -59,16 +66,37 @@ where
             let message = e.message().unwrap_or_default().to_string();
             if THROTTLE_CODES.contains(&code.as_str()) {
                 AwsError::Throttled { operation, code }
-            } else if matches!(code.as_str(), "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable" | "InternalServerError") {
-                AwsError::Transient { operation, message: format!("{code}: {message}") }
+            } else if matches!(
+                code.as_str(),
+                "InternalError"
+                    | "InternalFailure"
+                    | "ServiceUnavailable"
+                    | "Unavailable"
+                    | "InternalServerError"
+            ) {
+                AwsError::Transient {
+                    operation,
+                    message: format!("{code}: {message}"),
+                }
             } else {
-                AwsError::Service { operation, code, message }
+                AwsError::Service {
+                    operation,
+                    code,
+                    message,
+                }
             }
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            AwsError::Transient { operation, message: format!("{err:?}") }
+            AwsError::Transient {
+                operation,
+                message: format!("{err:?}"),
+            }
         }
-        _ => AwsError::Service { operation, code: "ClientError".into(), message: format!("{err:?}") },
+        _ => AwsError::Service {
+            operation,
+            code: "ClientError".into(),
+            message: format!("{err:?}"),
+        },
     }
 }
 
@@ -84,10 +112,19 @@ type Result<T> = std::result::Result<T, AwsError>;
 
 impl Aws {
     pub fn new(config: &aws_config::SdkConfig, metrics: Metrics) -> Self {
-        Aws { ec2: aws_sdk_ec2::Client::new(config), ssm: aws_sdk_ssm::Client::new(config), metrics }
+        Aws {
+            ec2: aws_sdk_ec2::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
+            metrics,
+        }
     }
 
-    fn track<T, E, R>(&self, service: &'static str, operation: &'static str, result: std::result::Result<T, SdkError<E, R>>) -> Result<T>
+    fn track<T, E, R>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        result: std::result::Result<T, SdkError<E, R>>,
+    ) -> Result<T>
     where
         E: ProvideErrorMetadata + std::fmt::Debug,
         R: std::fmt::Debug,
@@ -105,7 +142,12 @@ impl Aws {
 
     /// Every group owned by this set and cluster: one call for the whole set.
     pub async fn owned_groups(&self, ownership: &Ownership) -> Result<Vec<ObservedGroup>> {
-        let filter = |name: &str, value: &str| Filter::builder().name(format!("tag:{name}")).values(value).build();
+        let filter = |name: &str, value: &str| {
+            Filter::builder()
+                .name(format!("tag:{name}"))
+                .values(value)
+                .build()
+        };
         let mut groups = Vec::new();
         let mut token = None;
         loop {
@@ -145,15 +187,28 @@ impl Aws {
 
     /// A group by id, whoever owns it (adoption); `None` when it does not exist.
     pub async fn group_by_id(&self, id: &str) -> Result<Option<ObservedGroup>> {
-        match self.track("ec2", "DescribeSecurityGroups", self.ec2.describe_security_groups().group_ids(id).send().await) {
+        match self.track(
+            "ec2",
+            "DescribeSecurityGroups",
+            self.ec2.describe_security_groups().group_ids(id).send().await,
+        ) {
             Ok(out) => Ok(out.security_groups().first().map(observed_group)),
             Err(e) if e.is("InvalidGroup.NotFound") => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    pub async fn create_group(&self, vpc_id: &str, name: &str, description: &str, tags: &BTreeMap<String, String>) -> Result<String> {
-        let spec = TagSpecification::builder().resource_type(ResourceType::SecurityGroup).set_tags(Some(ec2_tags(tags))).build();
+    pub async fn create_group(
+        &self,
+        vpc_id: &str,
+        name: &str,
+        description: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let spec = TagSpecification::builder()
+            .resource_type(ResourceType::SecurityGroup)
+            .set_tags(Some(ec2_tags(tags)))
+            .build();
         let out = self.track(
             "ec2",
             "CreateSecurityGroup",
@@ -169,61 +224,149 @@ impl Aws {
         Ok(out.group_id.unwrap_or_default())
     }
 
-    pub async fn authorize(&self, group_id: &str, direction: Direction, rules: &[Rule], ids: &BTreeMap<String, String>) -> Result<()> {
+    pub async fn authorize(
+        &self,
+        group_id: &str,
+        direction: Direction,
+        rules: &[Rule],
+        ids: &BTreeMap<String, String>,
+    ) -> Result<()> {
         let perms = Some(rules.iter().map(|r| ip_permission(r, ids, true)).collect());
         match direction {
             Direction::Ingress => self
-                .track("ec2", "AuthorizeSecurityGroupIngress", self.ec2.authorize_security_group_ingress().group_id(group_id).set_ip_permissions(perms).send().await)
+                .track(
+                    "ec2",
+                    "AuthorizeSecurityGroupIngress",
+                    self.ec2
+                        .authorize_security_group_ingress()
+                        .group_id(group_id)
+                        .set_ip_permissions(perms)
+                        .send()
+                        .await,
+                )
                 .map(drop),
             Direction::Egress => self
-                .track("ec2", "AuthorizeSecurityGroupEgress", self.ec2.authorize_security_group_egress().group_id(group_id).set_ip_permissions(perms).send().await)
+                .track(
+                    "ec2",
+                    "AuthorizeSecurityGroupEgress",
+                    self.ec2
+                        .authorize_security_group_egress()
+                        .group_id(group_id)
+                        .set_ip_permissions(perms)
+                        .send()
+                        .await,
+                )
                 .map(drop),
         }
     }
 
-    pub async fn revoke(&self, group_id: &str, direction: Direction, rules: &[Rule], ids: &BTreeMap<String, String>) -> Result<()> {
+    pub async fn revoke(
+        &self,
+        group_id: &str,
+        direction: Direction,
+        rules: &[Rule],
+        ids: &BTreeMap<String, String>,
+    ) -> Result<()> {
         let perms = Some(rules.iter().map(|r| ip_permission(r, ids, false)).collect());
         match direction {
             Direction::Ingress => self
-                .track("ec2", "RevokeSecurityGroupIngress", self.ec2.revoke_security_group_ingress().group_id(group_id).set_ip_permissions(perms).send().await)
+                .track(
+                    "ec2",
+                    "RevokeSecurityGroupIngress",
+                    self.ec2
+                        .revoke_security_group_ingress()
+                        .group_id(group_id)
+                        .set_ip_permissions(perms)
+                        .send()
+                        .await,
+                )
                 .map(drop),
             Direction::Egress => self
-                .track("ec2", "RevokeSecurityGroupEgress", self.ec2.revoke_security_group_egress().group_id(group_id).set_ip_permissions(perms).send().await)
+                .track(
+                    "ec2",
+                    "RevokeSecurityGroupEgress",
+                    self.ec2
+                        .revoke_security_group_egress()
+                        .group_id(group_id)
+                        .set_ip_permissions(perms)
+                        .send()
+                        .await,
+                )
                 .map(drop),
         }
     }
 
-    pub async fn update_descriptions(&self, group_id: &str, direction: Direction, rules: &[Rule], ids: &BTreeMap<String, String>) -> Result<()> {
+    pub async fn update_descriptions(
+        &self,
+        group_id: &str,
+        direction: Direction,
+        rules: &[Rule],
+        ids: &BTreeMap<String, String>,
+    ) -> Result<()> {
         let perms = Some(rules.iter().map(|r| ip_permission(r, ids, true)).collect());
         match direction {
             Direction::Ingress => self
                 .track(
                     "ec2",
                     "UpdateSecurityGroupRuleDescriptionsIngress",
-                    self.ec2.update_security_group_rule_descriptions_ingress().group_id(group_id).set_ip_permissions(perms).send().await,
+                    self.ec2
+                        .update_security_group_rule_descriptions_ingress()
+                        .group_id(group_id)
+                        .set_ip_permissions(perms)
+                        .send()
+                        .await,
                 )
                 .map(drop),
             Direction::Egress => self
                 .track(
                     "ec2",
                     "UpdateSecurityGroupRuleDescriptionsEgress",
-                    self.ec2.update_security_group_rule_descriptions_egress().group_id(group_id).set_ip_permissions(perms).send().await,
+                    self.ec2
+                        .update_security_group_rule_descriptions_egress()
+                        .group_id(group_id)
+                        .set_ip_permissions(perms)
+                        .send()
+                        .await,
                 )
                 .map(drop),
         }
     }
 
     pub async fn tag(&self, group_id: &str, tags: &BTreeMap<String, String>) -> Result<()> {
-        self.track("ec2", "CreateTags", self.ec2.create_tags().resources(group_id).set_tags(Some(ec2_tags(tags))).send().await).map(drop)
+        self.track(
+            "ec2",
+            "CreateTags",
+            self.ec2
+                .create_tags()
+                .resources(group_id)
+                .set_tags(Some(ec2_tags(tags)))
+                .send()
+                .await,
+        )
+        .map(drop)
     }
 
     pub async fn untag(&self, group_id: &str, keys: &[String]) -> Result<()> {
         let tags = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
-        self.track("ec2", "DeleteTags", self.ec2.delete_tags().resources(group_id).set_tags(Some(tags)).send().await).map(drop)
+        self.track(
+            "ec2",
+            "DeleteTags",
+            self.ec2
+                .delete_tags()
+                .resources(group_id)
+                .set_tags(Some(tags))
+                .send()
+                .await,
+        )
+        .map(drop)
     }
 
     pub async fn delete_group(&self, group_id: &str) -> Result<()> {
-        match self.track("ec2", "DeleteSecurityGroup", self.ec2.delete_security_group().group_id(group_id).send().await) {
+        match self.track(
+            "ec2",
+            "DeleteSecurityGroup",
+            self.ec2.delete_security_group().group_id(group_id).send().await,
+        ) {
             Err(e) if e.is("InvalidGroup.NotFound") => Ok(()),
             other => other.map(drop),
         }
@@ -240,7 +383,11 @@ impl Aws {
                 .send()
                 .await,
         )?;
-        Ok(out.network_interfaces().iter().filter_map(|n| n.network_interface_id.clone()).collect())
+        Ok(out
+            .network_interfaces()
+            .iter()
+            .filter_map(|n| n.network_interface_id.clone())
+            .collect())
     }
 
     /// Parameter name → value, everything under `prefix` (one call a page of 10).
@@ -251,7 +398,13 @@ impl Aws {
             let page = self.track(
                 "ssm",
                 "GetParametersByPath",
-                self.ssm.get_parameters_by_path().path(prefix).recursive(true).set_next_token(token).send().await,
+                self.ssm
+                    .get_parameters_by_path()
+                    .path(prefix)
+                    .recursive(true)
+                    .set_next_token(token)
+                    .send()
+                    .await,
             )?;
             for p in page.parameters() {
                 if let (Some(name), Some(value)) = (p.name(), p.value()) {
@@ -267,7 +420,11 @@ impl Aws {
 
     /// A parameter's value; `None` when it does not exist.
     pub async fn parameter(&self, name: &str) -> Result<Option<String>> {
-        match self.track("ssm", "GetParameter", self.ssm.get_parameter().name(name).send().await) {
+        match self.track(
+            "ssm",
+            "GetParameter",
+            self.ssm.get_parameter().name(name).send().await,
+        ) {
             Ok(out) => Ok(out.parameter.and_then(|p| p.value)),
             Err(e) if e.is("ParameterNotFound") => Ok(None),
             Err(e) => Err(e),
@@ -278,18 +435,42 @@ impl Aws {
         let out = self.track(
             "ssm",
             "ListTagsForResource",
-            self.ssm.list_tags_for_resource().resource_type(ResourceTypeForTagging::Parameter).resource_id(name).send().await,
+            self.ssm
+                .list_tags_for_resource()
+                .resource_type(ResourceTypeForTagging::Parameter)
+                .resource_id(name)
+                .send()
+                .await,
         )?;
-        Ok(out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+        Ok(out
+            .tag_list()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect())
     }
 
     /// Creates the parameter with its tags; `Ok(false)` when it already exists.
-    pub async fn create_parameter(&self, name: &str, value: &str, tags: &BTreeMap<String, String>) -> Result<bool> {
-        let tags = tags.iter().filter_map(|(k, v)| aws_sdk_ssm::types::Tag::builder().key(k).value(v).build().ok()).collect();
+    pub async fn create_parameter(
+        &self,
+        name: &str,
+        value: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<bool> {
+        let tags = tags
+            .iter()
+            .filter_map(|(k, v)| aws_sdk_ssm::types::Tag::builder().key(k).value(v).build().ok())
+            .collect();
         match self.track(
             "ssm",
             "PutParameter",
-            self.ssm.put_parameter().name(name).value(value).r#type(ParameterType::String).set_tags(Some(tags)).send().await,
+            self.ssm
+                .put_parameter()
+                .name(name)
+                .value(value)
+                .r#type(ParameterType::String)
+                .set_tags(Some(tags))
+                .send()
+                .await,
         ) {
             Ok(_) => Ok(true),
             Err(e) if e.is("ParameterAlreadyExists") => Ok(false),
@@ -302,13 +483,23 @@ impl Aws {
         self.track(
             "ssm",
             "PutParameter",
-            self.ssm.put_parameter().name(name).value(value).r#type(ParameterType::String).overwrite(true).send().await,
+            self.ssm
+                .put_parameter()
+                .name(name)
+                .value(value)
+                .r#type(ParameterType::String)
+                .overwrite(true)
+                .send()
+                .await,
         )
         .map(drop)
     }
 
     pub async fn tag_parameter(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<()> {
-        let tags = tags.iter().filter_map(|(k, v)| aws_sdk_ssm::types::Tag::builder().key(k).value(v).build().ok()).collect();
+        let tags = tags
+            .iter()
+            .filter_map(|(k, v)| aws_sdk_ssm::types::Tag::builder().key(k).value(v).build().ok())
+            .collect();
         self.track(
             "ssm",
             "AddTagsToResource",
@@ -324,7 +515,11 @@ impl Aws {
     }
 
     pub async fn delete_parameter(&self, name: &str) -> Result<()> {
-        match self.track("ssm", "DeleteParameter", self.ssm.delete_parameter().name(name).send().await) {
+        match self.track(
+            "ssm",
+            "DeleteParameter",
+            self.ssm.delete_parameter().name(name).send().await,
+        ) {
             Err(e) if e.is("ParameterNotFound") => Ok(()),
             other => other.map(drop),
         }
@@ -332,7 +527,9 @@ impl Aws {
 }
 
 fn ec2_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// AWS's grouped permissions → one `Rule` per peer.
@@ -342,19 +539,35 @@ fn observed_group(sg: &aws_sdk_ec2::types::SecurityGroup) -> ObservedGroup {
         for p in perms {
             let traffic = RuleMatch::from_aws(p.ip_protocol().unwrap_or("-1"), p.from_port(), p.to_port());
             let mut push = |peer, description: Option<&str>| {
-                out.push(Rule { traffic: traffic.clone(), peer, description: description.map(str::to_string) })
+                out.push(Rule {
+                    traffic: traffic.clone(),
+                    peer,
+                    description: description.map(str::to_string),
+                })
             };
             for r in p.ip_ranges() {
-                push(ConcretePeer::Cidr(r.cidr_ip().unwrap_or_default().into()), r.description());
+                push(
+                    ConcretePeer::Cidr(r.cidr_ip().unwrap_or_default().into()),
+                    r.description(),
+                );
             }
             for r in p.ipv6_ranges() {
-                push(ConcretePeer::Ipv6Cidr(r.cidr_ipv6().unwrap_or_default().into()), r.description());
+                push(
+                    ConcretePeer::Ipv6Cidr(r.cidr_ipv6().unwrap_or_default().into()),
+                    r.description(),
+                );
             }
             for r in p.prefix_list_ids() {
-                push(ConcretePeer::PrefixList(r.prefix_list_id().unwrap_or_default().into()), r.description());
+                push(
+                    ConcretePeer::PrefixList(r.prefix_list_id().unwrap_or_default().into()),
+                    r.description(),
+                );
             }
             for r in p.user_id_group_pairs() {
-                push(ConcretePeer::Group(GroupRef::Existing(r.group_id().unwrap_or_default().into())), r.description());
+                push(
+                    ConcretePeer::Group(GroupRef::Existing(r.group_id().unwrap_or_default().into())),
+                    r.description(),
+                );
             }
         }
         out
@@ -364,7 +577,16 @@ fn observed_group(sg: &aws_sdk_ec2::types::SecurityGroup) -> ObservedGroup {
         name: sg.group_name().unwrap_or_default().into(),
         vpc_id: sg.vpc_id().unwrap_or_default().into(),
         description: sg.description().unwrap_or_default().into(),
-        tags: sg.tags().iter().map(|t| (t.key().unwrap_or_default().into(), t.value().unwrap_or_default().into())).collect(),
+        tags: sg
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().into(),
+                    t.value().unwrap_or_default().into(),
+                )
+            })
+            .collect(),
         ingress: rules(sg.ip_permissions()),
         egress: rules(sg.ip_permissions_egress()),
     }
@@ -372,21 +594,42 @@ fn observed_group(sg: &aws_sdk_ec2::types::SecurityGroup) -> ObservedGroup {
 
 /// One rule → one AWS permission. `ids` maps pending tiers to the ids their groups got.
 fn ip_permission(rule: &Rule, ids: &BTreeMap<String, String>, with_description: bool) -> IpPermission {
-    let description = if with_description { rule.description.clone() } else { None };
+    let description = if with_description {
+        rule.description.clone()
+    } else {
+        None
+    };
     let mut p = IpPermission::builder().ip_protocol(&rule.traffic.protocol);
     if rule.traffic.has_ports() {
         p = p.from_port(rule.traffic.from_port).to_port(rule.traffic.to_port);
     }
     match &rule.peer {
-        ConcretePeer::Cidr(c) => p.ip_ranges(IpRange::builder().cidr_ip(c).set_description(description).build()),
-        ConcretePeer::Ipv6Cidr(c) => p.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).set_description(description).build()),
-        ConcretePeer::PrefixList(id) => p.prefix_list_ids(PrefixListId::builder().prefix_list_id(id).set_description(description).build()),
+        ConcretePeer::Cidr(c) => {
+            p.ip_ranges(IpRange::builder().cidr_ip(c).set_description(description).build())
+        }
+        ConcretePeer::Ipv6Cidr(c) => p.ipv6_ranges(
+            Ipv6Range::builder()
+                .cidr_ipv6(c)
+                .set_description(description)
+                .build(),
+        ),
+        ConcretePeer::PrefixList(id) => p.prefix_list_ids(
+            PrefixListId::builder()
+                .prefix_list_id(id)
+                .set_description(description)
+                .build(),
+        ),
         ConcretePeer::Group(g) => {
             let id = match g {
                 GroupRef::Existing(id) => id.clone(),
                 GroupRef::Pending(tier) => ids.get(tier).cloned().unwrap_or_default(),
             };
-            p.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).set_description(description).build())
+            p.user_id_group_pairs(
+                UserIdGroupPair::builder()
+                    .group_id(id)
+                    .set_description(description)
+                    .build(),
+            )
         }
     }
     .build()

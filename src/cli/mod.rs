@@ -1,9 +1,22 @@
 //! The binary's subcommands. The controller and the pipeline commands share one binary.
 
-use clap::{Parser, Subcommand};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::metrics::Metrics;
+use crate::model::Limits;
+use crate::reconcile::{self, Context, Settings};
+
+mod serve;
 
 #[derive(Parser, Debug)]
-#[command(name = "sg-provisioner", version, about = "AWS security groups from Kubernetes")]
+#[command(
+    name = "sg-provisioner",
+    version,
+    about = "AWS security groups from Kubernetes"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -13,14 +26,105 @@ pub struct Cli {
 pub enum Command {
     /// Print the SecurityGroupSet CustomResourceDefinition as YAML.
     Crd,
+    /// Run the controller: converge every SecurityGroupSet to AWS.
+    Run(RunArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Written to the sgprovisioner.io/cluster tag; several clusters may share an AWS account.
+    #[arg(long, env = "SG_CLUSTER_NAME", default_value = "default")]
+    pub cluster_name: String,
+    /// How often every set is compared with AWS to find drift (e.g. 300s, 5m, 1h).
+    #[arg(long, env = "SG_RESYNC_PERIOD", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub resync_period: Duration,
+    /// Namespaces to watch (repeat, or comma-separated); default: all.
+    #[arg(long = "namespace", env = "SG_WATCH_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// The region of sets that name none; default: the AWS SDK's (AWS_REGION, profile, IMDS).
+    #[arg(long, env = "SG_DEFAULT_REGION")]
+    pub region: Option<String>,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, env = "SG_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: String,
+    #[arg(long, env = "SG_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Inbound rules per group (AWS default 60; accounts can raise it).
+    #[arg(long, env = "SG_MAX_INGRESS_RULES", default_value_t = 60)]
+    pub max_ingress_rules: usize,
+    /// Outbound rules per group (AWS default 60).
+    #[arg(long, env = "SG_MAX_EGRESS_RULES", default_value_t = 60)]
+    pub max_egress_rules: usize,
+    /// This process's name in Events (the pod name in a cluster).
+    #[arg(long, env = "POD_NAME", default_value = "sg-provisioner")]
+    pub instance: String,
 }
 
 /// Runs the parsed command; the process exit code is the returned value.
-pub fn run(cli: Cli) -> anyhow::Result<i32> {
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Crd => {
             print!("{}", crate::api::crd_yaml());
             Ok(0)
         }
+        Command::Run(args) => run_controller(args).await.map(|()| 0),
     }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+    });
+    // Colour only on a terminal: log files and collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let metrics = Metrics::default();
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4));
+    if let Some(region) = &args.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    let aws_config = loader.load().await;
+    let client = kube::Client::try_default().await?;
+    let settings = Settings {
+        cluster_name: args.cluster_name,
+        resync: args.resync_period,
+        limits: Limits {
+            max_ingress_rules: args.max_ingress_rules,
+            max_egress_rules: args.max_egress_rules,
+            ..Limits::default()
+        },
+        namespaces: args.namespaces,
+        instance: args.instance,
+    };
+    tracing::info!(cluster = %settings.cluster_name, resync = ?settings.resync, namespaces = ?settings.namespaces, "starting");
+    let ctx = Arc::new(Context::new(client, settings, metrics.clone(), aws_config));
+    let listener = tokio::net::TcpListener::bind(&args.metrics_addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "serving /metrics, /healthz, /readyz");
+    let server = tokio::spawn(serve::serve(listener, metrics));
+    reconcile::run(ctx).await;
+    server.abort();
+    tracing::info!("stopped");
+    Ok(())
 }

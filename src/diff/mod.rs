@@ -102,33 +102,110 @@ pub struct Inputs {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    CreateGroup { tier: String, name: String, description: String, tags: BTreeMap<String, String> },
-    Authorize { tier: String, group: GroupRef, direction: Direction, rules: Vec<Rule> },
-    UpdateDescriptions { tier: String, group: GroupRef, direction: Direction, rules: Vec<Rule> },
-    Revoke { tier: String, group: GroupRef, direction: Direction, rules: Vec<Rule> },
-    Tag { tier: String, group_id: String, tags: BTreeMap<String, String> },
-    Untag { tier: String, group_id: String, keys: Vec<String> },
-    PutParameter { tier: String, name: String, group: GroupRef, tags: BTreeMap<String, String> },
-    DeleteGroup { tier: String, group_id: String, why: &'static str },
-    DeleteParameter { name: String },
+    CreateGroup {
+        tier: String,
+        name: String,
+        description: String,
+        tags: BTreeMap<String, String>,
+    },
+    Authorize {
+        tier: String,
+        group: GroupRef,
+        direction: Direction,
+        rules: Vec<Rule>,
+    },
+    UpdateDescriptions {
+        tier: String,
+        group: GroupRef,
+        direction: Direction,
+        rules: Vec<Rule>,
+    },
+    Revoke {
+        tier: String,
+        group: GroupRef,
+        direction: Direction,
+        rules: Vec<Rule>,
+    },
+    Tag {
+        tier: String,
+        group_id: String,
+        tags: BTreeMap<String, String>,
+    },
+    Untag {
+        tier: String,
+        group_id: String,
+        keys: Vec<String>,
+    },
+    PutParameter {
+        tier: String,
+        name: String,
+        group: GroupRef,
+        tags: BTreeMap<String, String>,
+    },
+    DeleteGroup {
+        tier: String,
+        group_id: String,
+        why: &'static str,
+    },
+    DeleteParameter {
+        name: String,
+    },
 }
 
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rules = |rules: &[Rule], direction: &Direction| {
-            let word = if *direction == Direction::Ingress { "from" } else { "to" };
-            rules.iter().map(|r| format!("{} {word} {}", r.traffic, r.peer)).collect::<Vec<_>>().join(", ")
+            let word = if *direction == Direction::Ingress {
+                "from"
+            } else {
+                "to"
+            };
+            rules
+                .iter()
+                .map(|r| format!("{} {word} {}", r.traffic, r.peer))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         match self {
             Action::CreateGroup { tier, name, .. } => write!(f, "+ create group {name} (tier {tier})"),
-            Action::Authorize { tier, direction, rules: r, .. } => {
-                write!(f, "+ authorize {} {tier}: {}", direction.as_str(), rules(r, direction))
+            Action::Authorize {
+                tier,
+                direction,
+                rules: r,
+                ..
+            } => {
+                write!(
+                    f,
+                    "+ authorize {} {tier}: {}",
+                    direction.as_str(),
+                    rules(r, direction)
+                )
             }
-            Action::UpdateDescriptions { tier, direction, rules: r, .. } => {
-                write!(f, "~ describe {} {tier}: {}", direction.as_str(), rules(r, direction))
+            Action::UpdateDescriptions {
+                tier,
+                direction,
+                rules: r,
+                ..
+            } => {
+                write!(
+                    f,
+                    "~ describe {} {tier}: {}",
+                    direction.as_str(),
+                    rules(r, direction)
+                )
             }
-            Action::Revoke { tier, direction, rules: r, .. } => {
-                write!(f, "- revoke {} {tier}: {}", direction.as_str(), rules(r, direction))
+            Action::Revoke {
+                tier,
+                direction,
+                rules: r,
+                ..
+            } => {
+                write!(
+                    f,
+                    "- revoke {} {tier}: {}",
+                    direction.as_str(),
+                    rules(r, direction)
+                )
             }
             Action::Tag { tier, tags, .. } => {
                 let kv: Vec<_> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -136,7 +213,9 @@ impl fmt::Display for Action {
             }
             Action::Untag { tier, keys, .. } => write!(f, "~ untag {tier}: {}", keys.join(", ")),
             Action::PutParameter { name, group, .. } => write!(f, "+ parameter {name} = {group}"),
-            Action::DeleteGroup { tier, group_id, why } => write!(f, "- delete group {group_id} (tier {tier}, {why})"),
+            Action::DeleteGroup { tier, group_id, why } => {
+                write!(f, "- delete group {group_id} (tier {tier}, {why})")
+            }
             Action::DeleteParameter { name } => write!(f, "- delete parameter {name}"),
         }
     }
@@ -163,7 +242,11 @@ pub struct Plan {
 /// AWS adds this egress rule to every new group; the set revokes it unless it asks for it.
 pub fn default_egress() -> Rule {
     Rule {
-        traffic: RuleMatch { protocol: "-1".into(), from_port: -1, to_port: -1 },
+        traffic: RuleMatch {
+            protocol: "-1".into(),
+            from_port: -1,
+            to_port: -1,
+        },
         peer: ConcretePeer::Cidr("0.0.0.0/0".into()),
         description: None,
     }
@@ -201,14 +284,21 @@ pub fn diff(desired: &DesiredSet, observed: &Observed, inputs: &Inputs) -> Plan 
         .groups
         .iter()
         .map(|g| {
-            let r = kept.get(&g.tier).map_or_else(|| GroupRef::Pending(g.tier.clone()), |o| GroupRef::Existing(o.id.clone()));
+            let r = kept.get(&g.tier).map_or_else(
+                || GroupRef::Pending(g.tier.clone()),
+                |o| GroupRef::Existing(o.id.clone()),
+            );
             (g.tier.clone(), r)
         })
         .collect();
 
-    let mut plan = Plan { groups: groups.clone(), ..Default::default() };
+    let mut plan = Plan {
+        groups: groups.clone(),
+        ..Default::default()
+    };
     let mut creates = Vec::new();
-    let (mut authorize, mut describe, mut revoke, mut tag, mut params) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut authorize, mut describe, mut revoke, mut tag, mut params) =
+        (vec![], vec![], vec![], vec![], vec![]);
 
     for group in &desired.groups {
         let reference = groups[&group.tier].clone();
@@ -230,34 +320,77 @@ pub fn diff(desired: &DesiredSet, observed: &Observed, inputs: &Inputs) -> Plan 
             };
             let have_keys: BTreeMap<_, _> = have.iter().map(|r| (r.key(), r)).collect();
             let want_keys: BTreeSet<_> = want.iter().map(Rule::key).collect();
-            let new: Vec<Rule> = want.iter().filter(|r| !have_keys.contains_key(&r.key())).cloned().collect();
-            let redescribed: Vec<Rule> = want
+            let new: Vec<Rule> = want
                 .iter()
-                .filter(|r| have_keys.get(&r.key()).is_some_and(|h| h.description != r.description))
+                .filter(|r| !have_keys.contains_key(&r.key()))
                 .cloned()
                 .collect();
-            let gone: Vec<Rule> = have.iter().filter(|r| !want_keys.contains(&r.key())).cloned().collect();
+            let redescribed: Vec<Rule> = want
+                .iter()
+                .filter(|r| {
+                    have_keys
+                        .get(&r.key())
+                        .is_some_and(|h| h.description != r.description)
+                })
+                .cloned()
+                .collect();
+            let gone: Vec<Rule> = have
+                .iter()
+                .filter(|r| !want_keys.contains(&r.key()))
+                .cloned()
+                .collect();
             let tier = group.tier.clone();
             if !new.is_empty() {
-                authorize.push(Action::Authorize { tier: tier.clone(), group: reference.clone(), direction, rules: new });
+                authorize.push(Action::Authorize {
+                    tier: tier.clone(),
+                    group: reference.clone(),
+                    direction,
+                    rules: new,
+                });
             }
             if !redescribed.is_empty() {
-                describe.push(Action::UpdateDescriptions { tier: tier.clone(), group: reference.clone(), direction, rules: redescribed });
+                describe.push(Action::UpdateDescriptions {
+                    tier: tier.clone(),
+                    group: reference.clone(),
+                    direction,
+                    rules: redescribed,
+                });
             }
             if !gone.is_empty() {
-                revoke.push(Action::Revoke { tier, group: reference.clone(), direction, rules: gone });
+                revoke.push(Action::Revoke {
+                    tier,
+                    group: reference.clone(),
+                    direction,
+                    rules: gone,
+                });
             }
         }
         if let Some(o) = existing {
-            let add: BTreeMap<_, _> =
-                group.tags.iter().filter(|(k, v)| o.tags.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-            let remove: Vec<String> =
-                o.tags.keys().filter(|k| !group.tags.contains_key(*k) && !k.starts_with("aws:")).cloned().collect();
+            let add: BTreeMap<_, _> = group
+                .tags
+                .iter()
+                .filter(|(k, v)| o.tags.get(*k) != Some(v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let remove: Vec<String> = o
+                .tags
+                .keys()
+                .filter(|k| !group.tags.contains_key(*k) && !k.starts_with("aws:"))
+                .cloned()
+                .collect();
             if !add.is_empty() {
-                tag.push(Action::Tag { tier: group.tier.clone(), group_id: o.id.clone(), tags: add });
+                tag.push(Action::Tag {
+                    tier: group.tier.clone(),
+                    group_id: o.id.clone(),
+                    tags: add,
+                });
             }
             if !remove.is_empty() {
-                tag.push(Action::Untag { tier: group.tier.clone(), group_id: o.id.clone(), keys: remove });
+                tag.push(Action::Untag {
+                    tier: group.tier.clone(),
+                    group_id: o.id.clone(),
+                    keys: remove,
+                });
             }
         }
         let current = observed.parameters.get(&group.parameter_name);
@@ -277,8 +410,16 @@ pub fn diff(desired: &DesiredSet, observed: &Observed, inputs: &Inputs) -> Plan 
     let mut deletes = Vec::new();
     for group in &surplus {
         let tier = group.tier().unwrap_or("?").to_string();
-        let why = if group.tier().and_then(|t| desired.group(t)).is_some() { "duplicate" } else { "tier removed" };
-        deletes.push(Action::DeleteGroup { tier, group_id: group.id.clone(), why });
+        let why = if group.tier().and_then(|t| desired.group(t)).is_some() {
+            "duplicate"
+        } else {
+            "tier removed"
+        };
+        deletes.push(Action::DeleteGroup {
+            tier,
+            group_id: group.id.clone(),
+            why,
+        });
     }
     let wanted_params: BTreeSet<&str> = desired.groups.iter().map(|g| g.parameter_name.as_str()).collect();
     for name in observed.parameters.keys() {
@@ -308,11 +449,22 @@ fn resolve_rules(
                 SymbolicPeer::PrefixList(p) => ConcretePeer::PrefixList(p.clone()),
                 SymbolicPeer::Group(id) => ConcretePeer::Group(GroupRef::Existing(id.clone())),
                 SymbolicPeer::Tier(t) => ConcretePeer::Group(groups.get(t)?.clone()),
-                SymbolicPeer::SetRef { namespace, name, tier } => {
-                    match inputs.set_refs.get(&(namespace.clone(), name.clone(), tier.clone())) {
+                SymbolicPeer::SetRef {
+                    namespace,
+                    name,
+                    tier,
+                } => {
+                    match inputs
+                        .set_refs
+                        .get(&(namespace.clone(), name.clone(), tier.clone()))
+                    {
                         Some(id) => ConcretePeer::Group(GroupRef::Existing(id.clone())),
                         None => {
-                            let u = Unresolved { namespace: namespace.clone(), name: name.clone(), tier: tier.clone() };
+                            let u = Unresolved {
+                                namespace: namespace.clone(),
+                                name: name.clone(),
+                                tier: tier.clone(),
+                            };
                             if !unresolved.contains(&u) {
                                 unresolved.push(u);
                             }
@@ -321,7 +473,11 @@ fn resolve_rules(
                     }
                 }
             };
-            Some(Rule { traffic: r.traffic.clone(), peer, description: r.description.clone() })
+            Some(Rule {
+                traffic: r.traffic.clone(),
+                peer,
+                description: r.description.clone(),
+            })
         })
         .collect()
 }
@@ -335,15 +491,29 @@ pub fn teardown(observed: &Observed) -> Vec<Action> {
     for group in &observed.groups {
         let tier = group.tier().unwrap_or("?").to_string();
         for direction in [Direction::Ingress, Direction::Egress] {
-            let rules: Vec<Rule> = group.rules(direction).iter().filter(|r| references(r)).cloned().collect();
+            let rules: Vec<Rule> = group
+                .rules(direction)
+                .iter()
+                .filter(|r| references(r))
+                .cloned()
+                .collect();
             if !rules.is_empty() {
-                actions.push(Action::Revoke { tier: tier.clone(), group: GroupRef::Existing(group.id.clone()), direction, rules });
+                actions.push(Action::Revoke {
+                    tier: tier.clone(),
+                    group: GroupRef::Existing(group.id.clone()),
+                    direction,
+                    rules,
+                });
             }
         }
     }
     for group in &observed.groups {
         let tier = group.tier().unwrap_or("?").to_string();
-        actions.push(Action::DeleteGroup { tier, group_id: group.id.clone(), why: "set deleted" });
+        actions.push(Action::DeleteGroup {
+            tier,
+            group_id: group.id.clone(),
+            why: "set deleted",
+        });
     }
     for name in observed.parameters.keys() {
         actions.push(Action::DeleteParameter { name: name.clone() });

@@ -3,21 +3,34 @@ use crate::api::SecurityGroupSet;
 use crate::model;
 
 fn desired() -> DesiredSet {
-    let set: SecurityGroupSet =
-        serde_saphyr::from_str(include_str!("../../examples/globalbank-prod-c001-us-west-2-sg.yaml")).unwrap();
+    let set: SecurityGroupSet = serde_saphyr::from_str(include_str!(
+        "../../examples/globalbank-prod-c001-us-west-2-sg.yaml"
+    ))
+    .unwrap();
     model::plan("gb", "platform", &set.spec, "default")
 }
 
 fn inputs() -> Inputs {
-    Inputs { vpc_id: "vpc-1".into(), ..Default::default() }
+    Inputs {
+        vpc_id: "vpc-1".into(),
+        ..Default::default()
+    }
 }
 
 fn tcp(port: i32) -> RuleMatch {
-    RuleMatch { protocol: "tcp".into(), from_port: port, to_port: port }
+    RuleMatch {
+        protocol: "tcp".into(),
+        from_port: port,
+        to_port: port,
+    }
 }
 
 fn rule(port: i32, peer: ConcretePeer, description: &str) -> Rule {
-    Rule { traffic: tcp(port), peer, description: Some(description.into()) }
+    Rule {
+        traffic: tcp(port),
+        peer,
+        description: Some(description.into()),
+    }
 }
 
 fn group_peer(id: &str) -> ConcretePeer {
@@ -42,19 +55,26 @@ fn converged() -> Observed {
             egress: vec![],
         })
         .collect::<Vec<_>>();
-    let mut observed = Observed { groups, parameters: BTreeMap::new() };
+    let mut observed = Observed {
+        groups,
+        parameters: BTreeMap::new(),
+    };
     let cidr = |c: &str| ConcretePeer::Cidr(c.into());
     observed.groups[0].ingress = vec![
         rule(443, cidr("0.0.0.0/0"), "HTTPS from the internet"),
         rule(80, cidr("0.0.0.0/0"), "HTTP from the internet"),
     ];
-    observed.groups[0].egress =
-        vec![rule(443, cidr("0.0.0.0/0"), "HTTPS out"), rule(8080, group_peer("sg-app"), "App tier")];
+    observed.groups[0].egress = vec![
+        rule(443, cidr("0.0.0.0/0"), "HTTPS out"),
+        rule(8080, group_peer("sg-app"), "App tier"),
+    ];
     observed.groups[1].ingress = vec![rule(8080, group_peer("sg-web"), "From the web tier")];
     observed.groups[1].egress = vec![rule(5432, group_peer("sg-db"), "PostgreSQL on the db tier")];
     observed.groups[2].ingress = vec![rule(5432, group_peer("sg-app"), "PostgreSQL from the app tier")];
     for (tier, id) in ids {
-        observed.parameters.insert(model::parameter_name("gb", tier), id.into());
+        observed
+            .parameters
+            .insert(model::parameter_name("gb", tier), id.into());
     }
     observed
 }
@@ -63,27 +83,61 @@ fn converged() -> Observed {
 fn empty_account_creates_everything_groups_first() {
     let plan = diff(&desired(), &Observed::default(), &inputs());
     let kinds: Vec<String> = plan.actions.iter().map(|a| a.to_string()).collect();
-    assert!(kinds[..3].iter().all(|k| k.starts_with("+ create group")), "{kinds:#?}");
+    assert!(
+        kinds[..3].iter().all(|k| k.starts_with("+ create group")),
+        "{kinds:#?}"
+    );
     // Cross-tier peers point at the pending groups.
     let web_egress = plan
         .actions
         .iter()
         .find_map(|a| match a {
-            Action::Authorize { tier, direction: Direction::Egress, rules, .. } if tier == "web" => Some(rules),
+            Action::Authorize {
+                tier,
+                direction: Direction::Egress,
+                rules,
+                ..
+            } if tier == "web" => Some(rules),
             _ => None,
         })
         .unwrap();
-    assert_eq!(web_egress[1].peer, ConcretePeer::Group(GroupRef::Pending("app".into())));
+    assert_eq!(
+        web_egress[1].peer,
+        ConcretePeer::Group(GroupRef::Pending("app".into()))
+    );
     // AWS's default egress is revoked on every new group, after the authorizations.
-    let revokes: Vec<_> = plan.actions.iter().filter(|a| matches!(a, Action::Revoke { .. })).collect();
+    let revokes: Vec<_> = plan
+        .actions
+        .iter()
+        .filter(|a| matches!(a, Action::Revoke { .. }))
+        .collect();
     assert_eq!(revokes.len(), 3);
     for r in revokes {
-        let Action::Revoke { rules, direction, .. } = r else { unreachable!() };
-        assert_eq!((*direction, rules.as_slice()), (Direction::Egress, &[default_egress()][..]));
+        let Action::Revoke { rules, direction, .. } = r else {
+            unreachable!()
+        };
+        assert_eq!(
+            (*direction, rules.as_slice()),
+            (Direction::Egress, &[default_egress()][..])
+        );
     }
-    assert_eq!(plan.actions.iter().filter(|a| matches!(a, Action::PutParameter { .. })).count(), 3);
-    let last_authorize = plan.actions.iter().rposition(|a| matches!(a, Action::Authorize { .. })).unwrap();
-    let first_revoke = plan.actions.iter().position(|a| matches!(a, Action::Revoke { .. })).unwrap();
+    assert_eq!(
+        plan.actions
+            .iter()
+            .filter(|a| matches!(a, Action::PutParameter { .. }))
+            .count(),
+        3
+    );
+    let last_authorize = plan
+        .actions
+        .iter()
+        .rposition(|a| matches!(a, Action::Authorize { .. }))
+        .unwrap();
+    let first_revoke = plan
+        .actions
+        .iter()
+        .position(|a| matches!(a, Action::Revoke { .. }))
+        .unwrap();
     assert!(last_authorize < first_revoke, "authorize before revoke");
 }
 
@@ -98,18 +152,26 @@ fn description_only_change_is_made_in_place() {
     observed.groups[0].ingress[0].description = Some("old words".into());
     let plan = diff(&desired(), &observed, &inputs());
     assert_eq!(plan.actions.len(), 1, "{:#?}", plan.actions);
-    assert!(matches!(&plan.actions[0], Action::UpdateDescriptions { tier, rules, .. } if tier == "web" && rules[0].description.as_deref() == Some("HTTPS from the internet")));
+    assert!(
+        matches!(&plan.actions[0], Action::UpdateDescriptions { tier, rules, .. } if tier == "web" && rules[0].description.as_deref() == Some("HTTPS from the internet"))
+    );
 }
 
 #[test]
 fn drift_is_reverted_make_before_break() {
     let mut observed = converged();
-    observed.groups[2].ingress.push(rule(22, ConcretePeer::Cidr("0.0.0.0/0".into()), "oops"));
+    observed.groups[2]
+        .ingress
+        .push(rule(22, ConcretePeer::Cidr("0.0.0.0/0".into()), "oops"));
     observed.groups[1].egress.clear();
     let actions = diff(&desired(), &observed, &inputs()).actions;
     assert_eq!(actions.len(), 2, "{actions:#?}");
-    assert!(matches!(&actions[0], Action::Authorize { tier, direction: Direction::Egress, .. } if tier == "app"));
-    assert!(matches!(&actions[1], Action::Revoke { tier, rules, .. } if tier == "db" && rules[0].traffic == tcp(22)));
+    assert!(
+        matches!(&actions[0], Action::Authorize { tier, direction: Direction::Egress, .. } if tier == "app")
+    );
+    assert!(
+        matches!(&actions[1], Action::Revoke { tier, rules, .. } if tier == "db" && rules[0].traffic == tcp(22))
+    );
 }
 
 #[test]
@@ -117,10 +179,18 @@ fn tags_and_parameters_are_reconciled() {
     let mut observed = converged();
     observed.groups[0].tags.insert("Environment".into(), "dev".into());
     observed.groups[0].tags.insert("stray".into(), "x".into());
-    observed.groups[0].tags.insert("aws:cloudformation:stack".into(), "kept".into());
-    observed.parameters.insert(model::parameter_name("gb", "db"), "sg-wrong".into());
+    observed.groups[0]
+        .tags
+        .insert("aws:cloudformation:stack".into(), "kept".into());
+    observed
+        .parameters
+        .insert(model::parameter_name("gb", "db"), "sg-wrong".into());
     observed.parameters.remove(&model::parameter_name("gb", "app"));
-    let actions: Vec<String> = diff(&desired(), &observed, &inputs()).actions.iter().map(|a| a.to_string()).collect();
+    let actions: Vec<String> = diff(&desired(), &observed, &inputs())
+        .actions
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
     assert_eq!(
         actions,
         [
@@ -160,7 +230,11 @@ fn duplicate_groups_keep_the_lowest_id_deterministically() {
     assert_eq!(plan.groups["web"], GroupRef::Existing("sg-web".into()));
     assert_eq!(
         plan.actions,
-        [Action::DeleteGroup { tier: "web".into(), group_id: "sg-zzz".into(), why: "duplicate" }]
+        [Action::DeleteGroup {
+            tier: "web".into(),
+            group_id: "sg-zzz".into(),
+            why: "duplicate"
+        }]
     );
 }
 
@@ -170,7 +244,11 @@ fn group_in_another_vpc_is_replaced() {
     observed.groups[2].vpc_id = "vpc-old".into();
     let plan = diff(&desired(), &observed, &inputs());
     assert_eq!(plan.groups["db"], GroupRef::Pending("db".into()));
-    assert!(plan.actions.iter().any(|a| matches!(a, Action::DeleteGroup { group_id, .. } if group_id == "sg-db")));
+    assert!(
+        plan.actions
+            .iter()
+            .any(|a| matches!(a, Action::DeleteGroup { group_id, .. } if group_id == "sg-db"))
+    );
 }
 
 #[test]
@@ -178,17 +256,32 @@ fn unresolved_set_ref_is_reported_and_left_out() {
     let mut d = desired();
     d.groups[1].ingress.push(model::DesiredRule {
         traffic: tcp(9000),
-        peer: SymbolicPeer::SetRef { namespace: "platform".into(), name: "shared".into(), tier: "lb".into() },
+        peer: SymbolicPeer::SetRef {
+            namespace: "platform".into(),
+            name: "shared".into(),
+            tier: "lb".into(),
+        },
         description: None,
     });
     let plan = diff(&d, &converged(), &inputs());
     assert_eq!(plan.actions, vec![]);
-    assert_eq!(plan.unresolved, vec![Unresolved { namespace: "platform".into(), name: "shared".into(), tier: "lb".into() }]);
+    assert_eq!(
+        plan.unresolved,
+        vec![Unresolved {
+            namespace: "platform".into(),
+            name: "shared".into(),
+            tier: "lb".into()
+        }]
+    );
 
     let mut with_ref = inputs();
-    with_ref.set_refs.insert(("platform".into(), "shared".into(), "lb".into()), "sg-lb".into());
+    with_ref
+        .set_refs
+        .insert(("platform".into(), "shared".into(), "lb".into()), "sg-lb".into());
     let plan = diff(&d, &converged(), &with_ref);
-    assert!(matches!(&plan.actions[..], [Action::Authorize { rules, .. }] if rules[0].peer == group_peer("sg-lb")));
+    assert!(
+        matches!(&plan.actions[..], [Action::Authorize { rules, .. }] if rules[0].peer == group_peer("sg-lb"))
+    );
 }
 
 #[test]

@@ -109,7 +109,11 @@ pub enum SymbolicPeer {
     /// A tier of this set (`self` becomes the tier's own name).
     Tier(String),
     Group(String),
-    SetRef { namespace: String, name: String, tier: String },
+    SetRef {
+        namespace: String,
+        name: String,
+        tier: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,9 +162,11 @@ impl DesiredSet {
             .iter()
             .flat_map(|g| g.ingress.iter().chain(&g.egress))
             .filter_map(|r| match &r.peer {
-                SymbolicPeer::SetRef { namespace, name, tier } => {
-                    Some((namespace.clone(), name.clone(), tier.clone()))
-                }
+                SymbolicPeer::SetRef {
+                    namespace,
+                    name,
+                    tier,
+                } => Some((namespace.clone(), name.clone(), tier.clone())),
                 _ => None,
             })
             .collect()
@@ -195,13 +201,11 @@ pub fn resource_tags(
 
 /// Spec → desired state. Call [`validate`] first: this assumes a valid spec and skips what it
 /// cannot interpret rather than guessing.
-pub fn plan(
-    set_name: &str,
-    namespace: &str,
-    spec: &SecurityGroupSetSpec,
-    cluster: &str,
-) -> DesiredSet {
-    let ownership = Ownership { owner: format!("{namespace}/{set_name}"), cluster: cluster.into() };
+pub fn plan(set_name: &str, namespace: &str, spec: &SecurityGroupSetSpec, cluster: &str) -> DesiredSet {
+    let ownership = Ownership {
+        owner: format!("{namespace}/{set_name}"),
+        cluster: cluster.into(),
+    };
     let groups = spec
         .tiers
         .iter()
@@ -210,7 +214,9 @@ pub fn plan(
             let rules = |rules: Vec<(&Traffic, &Vec<Peer>)>| {
                 let mut out: Vec<DesiredRule> = Vec::new();
                 for (traffic, peers) in rules {
-                    let Ok(matched) = rule_match(traffic) else { continue };
+                    let Ok(matched) = rule_match(traffic) else {
+                        continue;
+                    };
                     for peer in peers {
                         let rule = DesiredRule {
                             traffic: matched.clone(),
@@ -218,7 +224,10 @@ pub fn plan(
                             description: traffic.description.clone(),
                         };
                         // AWS holds one rule per (traffic, peer): keep the first description.
-                        if !out.iter().any(|r| r.traffic == rule.traffic && r.peer == rule.peer) {
+                        if !out
+                            .iter()
+                            .any(|r| r.traffic == rule.traffic && r.peer == rule.peer)
+                        {
                             out.push(rule);
                         }
                     }
@@ -239,7 +248,12 @@ pub fn plan(
             }
         })
         .collect();
-    DesiredSet { set_name: set_name.into(), namespace: namespace.into(), ownership, groups }
+    DesiredSet {
+        set_name: set_name.into(),
+        namespace: namespace.into(),
+        ownership,
+        groups,
+    }
 }
 
 fn symbolic_peer(peer: &Peer, own_tier: &str, namespace: &str) -> SymbolicPeer {
@@ -288,7 +302,11 @@ pub fn rule_match(traffic: &Traffic) -> Result<RuleMatch, String> {
                 return Err(format!("ports is required for {protocol}"));
             };
             let (from, to) = parse_ports(ports)?;
-            Ok(RuleMatch { protocol, from_port: from, to_port: to })
+            Ok(RuleMatch {
+                protocol,
+                from_port: from,
+                to_port: to,
+            })
         }
         "icmp" | "icmpv6" => {
             if traffic.ports.is_some() {
@@ -302,15 +320,25 @@ pub fn rule_match(traffic: &Traffic) -> Result<RuleMatch, String> {
                     from_port: m.icmp_type.into(),
                     to_port: m.code.map_or(-1, i32::from),
                 },
-                None => RuleMatch { protocol, from_port: -1, to_port: -1 },
+                None => RuleMatch {
+                    protocol,
+                    from_port: -1,
+                    to_port: -1,
+                },
             })
         }
         _ => {
             if traffic.ports.is_some() || traffic.icmp.is_some() {
                 let shown = if protocol == "-1" { "all" } else { &protocol };
-                return Err(format!("ports must be absent for protocol {shown}: it matches every port"));
+                return Err(format!(
+                    "ports must be absent for protocol {shown}: it matches every port"
+                ));
             }
-            Ok(RuleMatch { protocol, from_port: -1, to_port: -1 })
+            Ok(RuleMatch {
+                protocol,
+                from_port: -1,
+                to_port: -1,
+            })
         }
     }
 }
@@ -321,7 +349,9 @@ pub fn parse_ports(ports: &IntOrString) -> Result<(i32, i32), String> {
     let port = |s: &str| -> Result<i32, String> {
         let s = s.trim();
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || s.len() > 5 {
-            return Err(format!("ports {text:?} must be \"N\" or \"N-M\" with N, M in 0-65535"));
+            return Err(format!(
+                "ports {text:?} must be \"N\" or \"N-M\" with N, M in 0-65535"
+            ));
         }
         let n: i32 = s.parse().map_err(|_| format!("ports {text:?} is not a number"))?;
         if n > 65535 {
@@ -337,7 +367,9 @@ pub fn parse_ports(ports: &IntOrString) -> Result<(i32, i32), String> {
         }
     };
     if from > to {
-        return Err(format!("ports {text:?}: the first port must not exceed the second"));
+        return Err(format!(
+            "ports {text:?}: the first port must not exceed the second"
+        ));
     }
     Ok((from, to))
 }

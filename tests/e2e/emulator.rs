@@ -9,7 +9,15 @@ use crate::support::aws::{Emulator, ec2, error_code};
 use crate::support::{poll_async, unique};
 
 async fn vpc(ec2: &aws_sdk_ec2::Client, cidr: &str) -> String {
-    ec2.create_vpc().cidr_block(cidr).send().await.unwrap().vpc.unwrap().vpc_id.unwrap()
+    ec2.create_vpc()
+        .cidr_block(cidr)
+        .send()
+        .await
+        .unwrap()
+        .vpc
+        .unwrap()
+        .vpc_id
+        .unwrap()
 }
 
 async fn group(ec2: &aws_sdk_ec2::Client, vpc_id: &str, name: &str) -> String {
@@ -37,26 +45,81 @@ async fn deleting_a_group_in_use_is_refused_with_dependency_violation() {
         .to_port(5432)
         .user_id_group_pairs(UserIdGroupPair::builder().group_id(&referenced).build())
         .build();
-    ec2.authorize_security_group_ingress().group_id(&referrer).ip_permissions(permission.clone()).send().await.unwrap();
+    ec2.authorize_security_group_ingress()
+        .group_id(&referrer)
+        .ip_permissions(permission.clone())
+        .send()
+        .await
+        .unwrap();
 
     // Referenced by another group's rule.
-    let err = ec2.delete_security_group().group_id(&referenced).send().await.unwrap_err();
-    assert_eq!(error_code(&err).as_deref(), Some("DependencyViolation"), "{err:?}");
-    ec2.revoke_security_group_ingress().group_id(&referrer).ip_permissions(permission).send().await.unwrap();
-    ec2.delete_security_group().group_id(&referenced).send().await.expect("deletable once unreferenced");
+    let err = ec2
+        .delete_security_group()
+        .group_id(&referenced)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&err).as_deref(),
+        Some("DependencyViolation"),
+        "{err:?}"
+    );
+    ec2.revoke_security_group_ingress()
+        .group_id(&referrer)
+        .ip_permissions(permission)
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_security_group()
+        .group_id(&referenced)
+        .send()
+        .await
+        .expect("deletable once unreferenced");
 
     // Attached to a network interface.
-    let subnet = ec2.create_subnet().vpc_id(&vpc_id).cidr_block("10.20.1.0/24").send().await.unwrap();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block("10.20.1.0/24")
+        .send()
+        .await
+        .unwrap();
     let subnet_id = subnet.subnet.unwrap().subnet_id.unwrap();
-    let eni = ec2.create_network_interface().subnet_id(&subnet_id).groups(&referrer).send().await.unwrap();
+    let eni = ec2
+        .create_network_interface()
+        .subnet_id(&subnet_id)
+        .groups(&referrer)
+        .send()
+        .await
+        .unwrap();
     let eni_id = eni.network_interface.unwrap().network_interface_id.unwrap();
-    let err = ec2.delete_security_group().group_id(&referrer).send().await.unwrap_err();
-    assert_eq!(error_code(&err).as_deref(), Some("DependencyViolation"), "{err:?}");
-    ec2.delete_network_interface().network_interface_id(&eni_id).send().await.unwrap();
-    ec2.delete_security_group().group_id(&referrer).send().await.expect("deletable once detached");
+    let err = ec2
+        .delete_security_group()
+        .group_id(&referrer)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&err).as_deref(),
+        Some("DependencyViolation"),
+        "{err:?}"
+    );
+    ec2.delete_network_interface()
+        .network_interface_id(&eni_id)
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_security_group()
+        .group_id(&referrer)
+        .send()
+        .await
+        .expect("deletable once detached");
 
     let counts = Emulator::for_key(&key).counts().await;
-    assert_eq!(counts["by_operation"]["ec2"]["DeleteSecurityGroup"], 4, "{counts}");
+    assert_eq!(
+        counts["by_operation"]["ec2"]["DeleteSecurityGroup"], 4,
+        "{counts}"
+    );
     assert_eq!(counts["errors"]["ec2"]["DependencyViolation"], 2, "{counts}");
 }
 
@@ -70,7 +133,9 @@ async fn throttling_answers_request_limit_exceeded_and_refills() {
     // No SDK retries: the test must see the emulator's raw answer.
     let config = crate::support::aws::sdk_config(&key).await;
     let ec2 = aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::config::Builder::from(&config).retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled()).build(),
+        aws_sdk_ec2::config::Builder::from(&config)
+            .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+            .build(),
     );
 
     let mut outcomes = Vec::new();
@@ -80,8 +145,15 @@ async fn throttling_answers_request_limit_exceeded_and_refills() {
             Err(err) => error_code(&err).unwrap_or_else(|| format!("{err:?}")),
         });
     }
-    assert_eq!(outcomes[..3], ["ok", "ok", "ok"], "the bucket holds 3 tokens: {outcomes:?}");
-    assert!(outcomes.iter().any(|o| o == "RequestLimitExceeded"), "an empty bucket throttles: {outcomes:?}");
+    assert_eq!(
+        outcomes[..3],
+        ["ok", "ok", "ok"],
+        "the bucket holds 3 tokens: {outcomes:?}"
+    );
+    assert!(
+        outcomes.iter().any(|o| o == "RequestLimitExceeded"),
+        "an empty bucket throttles: {outcomes:?}"
+    );
 
     // The bucket refills at 2 tokens a second.
     poll_async(Duration::from_secs(10), "the bucket to refill", || async {

@@ -2,5 +2,6 @@
 
 mod support;
 
+mod controller;
 mod crd;
 mod emulator;

@@ -35,7 +35,11 @@ impl Emulator {
         let base = super::env().emulator_control.clone().expect(
             "this test needs the AWS emulator's control API: set SG_EMULATOR_CONTROL_URL or run against the emulator",
         );
-        Emulator { base, access_key: access_key.to_string(), http: reqwest::Client::new() }
+        Emulator {
+            base,
+            access_key: access_key.to_string(),
+            http: reqwest::Client::new(),
+        }
     }
 
     pub async fn counts(&self) -> Value {
@@ -64,7 +68,8 @@ impl Emulator {
     }
 
     pub async fn clear(&self) {
-        self.configure(json!({"throttle": {"enabled": false}, "faults": null})).await;
+        self.configure(json!({"throttle": {"enabled": false}, "faults": null}))
+            .await;
     }
 }
 

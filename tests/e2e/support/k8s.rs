@@ -34,9 +34,13 @@ pub fn checked_in_crd() -> CustomResourceDefinition {
 /// Server-side applies the checked-in CRD and waits until it is Established.
 pub async fn install_crd(client: &Client) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.patch(CRD_NAME, &PatchParams::apply("sg-e2e").force(), &Patch::Apply(checked_in_crd()))
-        .await
-        .expect("apply the CRD");
+    crds.patch(
+        CRD_NAME,
+        &PatchParams::apply("sg-e2e").force(),
+        &Patch::Apply(checked_in_crd()),
+    )
+    .await
+    .expect("apply the CRD");
     tokio::time::timeout(
         Duration::from_secs(30),
         await_condition(crds, CRD_NAME, conditions::is_crd_established()),
@@ -50,7 +54,16 @@ pub async fn install_crd(client: &Client) {
 /// namespaces are not deleted afterwards: the objects in them are.)
 pub async fn namespace(client: &Client, prefix: &str) -> String {
     let name = super::unique(prefix);
-    let ns = Namespace { metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
-    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("create namespace");
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("create namespace");
     name
 }

@@ -18,6 +18,8 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub mod aws;
+pub mod controller;
+pub mod fixture;
 pub mod k8s;
 
 pub struct TestEnv {
@@ -50,7 +52,9 @@ pub fn env() -> &'static TestEnv {
             std::io::stderr().lock(),
             "e2e: kube-apiserver {} at {}; AWS at {}; emulator control {}",
             server_version(&env),
-            env.kubeconfig.as_ref().map_or("(default kubeconfig)".into(), |p| p.display().to_string()),
+            env.kubeconfig
+                .as_ref()
+                .map_or("(default kubeconfig)".into(), |p| p.display().to_string()),
             env.aws_endpoint.as_deref().unwrap_or("(real AWS)"),
             env.emulator_control.as_deref().unwrap_or("(none)"),
         );
@@ -63,8 +67,8 @@ fn repo_root() -> PathBuf {
 }
 
 fn from_env_file(path: &Path) -> TestEnv {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("SG_E2E_ENV_FILE={}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("SG_E2E_ENV_FILE={}: {e}", path.display()));
     let get = |key: &str| {
         text.lines()
             .filter_map(|l| l.trim().strip_prefix("export "))
@@ -94,7 +98,10 @@ fn start_local() -> TestEnv {
         .stderr(Stdio::inherit())
         .output()
         .expect("run tests/env/build");
-    assert!(out.status.success(), "tests/env/build failed (see its output above)");
+    assert!(
+        out.status.success(),
+        "tests/env/build failed (see its output above)"
+    );
     let built = String::from_utf8(out.stdout).unwrap();
     let var = |key: &str| {
         built
@@ -125,7 +132,10 @@ fn start_local() -> TestEnv {
         .spawn()
         .expect("start the AWS emulator");
     let dir_path = dir.path().to_path_buf();
-    *STARTED.lock().unwrap() = Some(Started { children: vec![apiserver, emulator], dir });
+    *STARTED.lock().unwrap() = Some(Started {
+        children: vec![apiserver, emulator],
+        dir,
+    });
     // SAFETY: registering a plain extern "C" function with no captured state.
     unsafe { libc::atexit(stop_started) };
 
@@ -133,8 +143,15 @@ fn start_local() -> TestEnv {
     let (kubeconfig, port) = poll(Duration::from_secs(120), "servers ready", || {
         check_children_alive(&dir_path);
         let out = std::fs::read_to_string(&apiserver_out).ok()?;
-        let kubeconfig = out.lines().find_map(|l| l.strip_prefix("KUBECONFIG="))?.to_string();
-        let port = std::fs::read_to_string(&port_file).ok()?.trim().parse::<u16>().ok()?;
+        let kubeconfig = out
+            .lines()
+            .find_map(|l| l.strip_prefix("KUBECONFIG="))?
+            .to_string();
+        let port = std::fs::read_to_string(&port_file)
+            .ok()?
+            .trim()
+            .parse::<u16>()
+            .ok()?;
         Some((kubeconfig, port))
     });
     TestEnv {
@@ -152,13 +169,18 @@ fn check_children_alive(dir: &Path) {
         if let Ok(Some(status)) = child.try_wait() {
             let err = std::fs::read_to_string(dir.join(format!("{name}.err"))).unwrap_or_default();
             let tail: Vec<_> = err.lines().rev().take(30).collect();
-            panic!("{name} exited during start-up ({status}):\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+            panic!(
+                "{name} exited during start-up ({status}):\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
         }
     }
 }
 
 extern "C" fn stop_started() {
-    let Some(mut started) = STARTED.lock().ok().and_then(|mut g| g.take()) else { return };
+    let Some(mut started) = STARTED.lock().ok().and_then(|mut g| g.take()) else {
+        return;
+    };
     for child in &started.children {
         // SAFETY: signalling a child process we spawned and have not yet reaped.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -184,7 +206,10 @@ pub fn poll<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) 
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -200,7 +225,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -224,5 +252,9 @@ fn server_version(env: &TestEnv) -> String {
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }

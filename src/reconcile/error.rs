@@ -1,0 +1,158 @@
+//! Reconcile errors and the one place that maps each to a condition, an Event and a retry policy.
+
+use std::time::Duration;
+
+use crate::aws::AwsError;
+use crate::model::FieldError;
+
+#[derive(thiserror::Error, Debug)]
+pub enum Error {
+    #[error("invalid spec: {}", join(.0))]
+    InvalidSpec(Vec<FieldError>),
+    #[error("{0}")]
+    Aws(#[from] AwsError),
+    #[error("Kubernetes API: {0}")]
+    Kube(#[source] kube::Error),
+    #[error("VPC parameter {0} not found in SSM")]
+    VpcParameterMissing(String),
+    #[error("VPC {0} does not exist")]
+    VpcMissing(String),
+    #[error(
+        "tier {tier}: security group {id} is named {name} but is not owned by this set ({owner}); \
+         delete or rename it, or adopt it with the annotation {annotation}={id}"
+    )]
+    ForeignGroup {
+        tier: String,
+        name: String,
+        id: String,
+        owner: String,
+        annotation: String,
+    },
+    #[error("tier {tier}: cannot adopt {id}: {why}")]
+    AdoptionRefused { tier: String, id: String, why: String },
+    #[error("parameter {name} belongs to {owner}, not to this set: remove it or rename the set")]
+    ForeignParameter { name: String, owner: String },
+    #[error("deletion blocked: {}", .0.join("; "))]
+    DeletionBlocked(Vec<String>),
+}
+
+fn join(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl From<kube::Error> for Error {
+    fn from(e: kube::Error) -> Self {
+        Error::Kube(e)
+    }
+}
+
+/// What the controller does after an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Exponential backoff with jitter (throttling, 5xx, conflicts).
+    Backoff,
+    /// A fixed, slow retry: something outside the spec must change (a VPC, a foreign group).
+    Slowly(Duration),
+    /// Nothing to retry until the spec changes.
+    UntilSpecChanges,
+}
+
+/// The kstatus condition an error sets: `Stalled` needs a human, `Reconciling` will heal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Stalled,
+    Reconciling,
+}
+
+pub struct Classified {
+    pub reason: &'static str,
+    pub severity: Severity,
+    pub retry: Retry,
+}
+
+impl Error {
+    pub fn classify(&self) -> Classified {
+        let c = |reason, severity, retry| Classified {
+            reason,
+            severity,
+            retry,
+        };
+        let slowly = Retry::Slowly(Duration::from_secs(60));
+        match self {
+            Error::InvalidSpec(_) => c("InvalidSpec", Severity::Stalled, Retry::UntilSpecChanges),
+            Error::Aws(AwsError::Throttled { .. }) => {
+                c("AwsThrottled", Severity::Reconciling, Retry::Backoff)
+            }
+            Error::Aws(AwsError::Transient { .. }) => {
+                c("AwsUnavailable", Severity::Reconciling, Retry::Backoff)
+            }
+            Error::Aws(e)
+                if e.code()
+                    .is_some_and(|c| c.contains("UnauthorizedOperation") || c.contains("AccessDenied")) =>
+            {
+                c("AwsAccessDenied", Severity::Stalled, slowly)
+            }
+            Error::Aws(e) if e.is("InvalidVpcID.NotFound") => c("VpcNotFound", Severity::Stalled, slowly),
+            Error::Aws(_) => c("AwsError", Severity::Reconciling, Retry::Backoff),
+            Error::Kube(kube::Error::Api(s)) if s.code == 403 => c("Forbidden", Severity::Stalled, slowly),
+            Error::Kube(_) => c("KubernetesError", Severity::Reconciling, Retry::Backoff),
+            Error::VpcParameterMissing(_) => c("VpcParameterNotFound", Severity::Stalled, slowly),
+            Error::VpcMissing(_) => c("VpcNotFound", Severity::Stalled, slowly),
+            Error::ForeignGroup { .. } => c("GroupNotOwned", Severity::Stalled, slowly),
+            Error::AdoptionRefused { .. } => c("AdoptionRefused", Severity::Stalled, Retry::UntilSpecChanges),
+            Error::ForeignParameter { .. } => c("ParameterNotOwned", Severity::Stalled, slowly),
+            Error::DeletionBlocked(_) => c("DeletionBlocked", Severity::Reconciling, Retry::Backoff),
+        }
+    }
+}
+
+/// Backoff with jitter for the `n`th consecutive failure (0-based): 1 s doubling to 5 min.
+pub fn backoff(failures: u32) -> Duration {
+    use backon::BackoffBuilder;
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(1))
+        .with_max_delay(Duration::from_secs(300))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build()
+        .nth(failures.min(16) as usize)
+        .unwrap_or(Duration::from_secs(300))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_table() {
+        let throttled = Error::Aws(AwsError::Throttled {
+            operation: "X",
+            code: "RequestLimitExceeded".into(),
+        });
+        assert_eq!(throttled.classify().retry, Retry::Backoff);
+        assert_eq!(throttled.classify().severity, Severity::Reconciling);
+        let invalid = Error::InvalidSpec(vec![]);
+        assert_eq!(invalid.classify().retry, Retry::UntilSpecChanges);
+        assert_eq!(invalid.classify().reason, "InvalidSpec");
+        let vpc = Error::VpcParameterMissing("/vpc/x".into());
+        assert!(matches!(vpc.classify().retry, Retry::Slowly(_)));
+        let denied = Error::Aws(AwsError::Service {
+            operation: "X",
+            code: "UnauthorizedOperation".into(),
+            message: String::new(),
+        });
+        assert_eq!(denied.classify().severity, Severity::Stalled);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(0) <= Duration::from_secs(3));
+        assert!(backoff(5) >= Duration::from_secs(30));
+        assert!(backoff(40) <= Duration::from_secs(600));
+    }
+}

@@ -1,0 +1,111 @@
+//! The controller as a real process (`sg-provisioner run`), watching one test's namespace and
+//! signing AWS calls with that test's access key. Killed (and reaped) on drop.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+pub struct Controller {
+    child: Option<Child>,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+    namespace: String,
+    access_key: String,
+    args: Vec<String>,
+    starts: u32,
+}
+
+impl Controller {
+    /// Starts `sg-provisioner run --namespace NS` with a 3 s resync unless `args` say otherwise.
+    pub fn start(namespace: &str, access_key: &str, args: &[&str]) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("sg-controller-")
+            .tempdir()
+            .unwrap();
+        let mut c = Controller {
+            child: None,
+            log: dir.path().join("controller-0.log"),
+            _dir: dir,
+            namespace: namespace.into(),
+            access_key: access_key.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            starts: 0,
+        };
+        c.spawn();
+        c
+    }
+
+    fn spawn(&mut self) {
+        let env = super::env();
+        self.log = self._dir.path().join(format!("controller-{}.log", self.starts));
+        self.starts += 1;
+        let log = std::fs::File::create(&self.log).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sg-provisioner"));
+        cmd.arg("run")
+            .args(["--namespace", &self.namespace, "--metrics-addr", "127.0.0.1:0"])
+            .args(if self.args.iter().any(|a| a == "--resync-period") {
+                vec![]
+            } else {
+                vec!["--resync-period", "3s"]
+            })
+            .args(&self.args)
+            .env("AWS_ACCESS_KEY_ID", &self.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", &env.region)
+            .env(
+                "RUST_LOG",
+                "info,sg_provisioner=debug,aws_config=warn,aws_smithy_runtime=warn",
+            )
+            .env_remove("AWS_PROFILE")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        if let Some(k) = &env.kubeconfig {
+            cmd.env("KUBECONFIG", k);
+        }
+        if let Some(endpoint) = &env.aws_endpoint {
+            cmd.env("AWS_ENDPOINT_URL", endpoint);
+        }
+        self.child = Some(cmd.spawn().expect("start sg-provisioner run"));
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// Every log line of every run so far.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for i in 0..self.starts {
+            out += &std::fs::read_to_string(self._dir.path().join(format!("controller-{i}.log")))
+                .unwrap_or_default();
+        }
+        out
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.log.clone()
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let logs = self.logs();
+            let tail: Vec<&str> = logs.lines().rev().take(40).collect();
+            eprintln!(
+                "--- controller log (last 40 lines) ---\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        self.kill9();
+    }
+}
