@@ -143,9 +143,11 @@ pub struct Traffic {
 #[serde(rename_all = "camelCase")]
 pub struct IcmpMatch {
     #[serde(rename = "type")]
-    pub icmp_type: u8,
+    #[schemars(range(min = 0, max = 255))]
+    pub icmp_type: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<u8>,
+    #[schemars(range(min = 0, max = 255))]
+    pub code: Option<i32>,
 }
 
 /// A value written either as an integer or as a string (`ports: 443` or `ports: "443"`).
@@ -263,9 +265,9 @@ pub struct TierStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameter_name: Option<String>,
     #[serde(default)]
-    pub ingress_rules: u32,
+    pub ingress_rules: i32,
     #[serde(default)]
-    pub egress_rules: u32,
+    pub egress_rules: i32,
 }
 
 /// The CRD as YAML, exactly what `crds/securitygroupsets.sgprovisioner.io.yaml` holds.

@@ -314,11 +314,16 @@ pub fn rule_match(traffic: &Traffic) -> Result<RuleMatch, String> {
                     "ports is not used for {protocol}: set icmp.type and icmp.code instead"
                 ));
             }
+            if let Some(m) = traffic.icmp
+                && (!(0..=255).contains(&m.icmp_type) || m.code.is_some_and(|c| !(0..=255).contains(&c)))
+            {
+                return Err(format!("icmp type and code must be in 0-255, got {m:?}"));
+            }
             Ok(match traffic.icmp {
                 Some(m) => RuleMatch {
                     protocol,
-                    from_port: m.icmp_type.into(),
-                    to_port: m.code.map_or(-1, i32::from),
+                    from_port: m.icmp_type,
+                    to_port: m.code.unwrap_or(-1),
                 },
                 None => RuleMatch {
                     protocol,

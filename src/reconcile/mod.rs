@@ -365,8 +365,8 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
             name: g.tier.clone(),
             security_group_id: ids.get(&g.tier).cloned(),
             parameter_name: Some(g.parameter_name.clone()),
-            ingress_rules: g.rules(Direction::Ingress).len() as u32,
-            egress_rules: g.rules(Direction::Egress).len() as u32,
+            ingress_rules: g.rules(Direction::Ingress).len() as i32,
+            egress_rules: g.rules(Direction::Egress).len() as i32,
         })
         .collect();
     let waiting = matches!(outcome, Outcome::Waiting(_));
