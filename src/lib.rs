@@ -5,6 +5,7 @@
 //! observe → diff → execute → status), `cli` (the binary's subcommands), `metrics`.
 
 pub mod api;
+pub mod audit;
 pub mod aws;
 pub mod cli;
 pub mod diff;

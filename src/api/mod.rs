@@ -8,6 +8,10 @@ use kube::core::CustomResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub mod cel;
+
+use cel::{MAX_PEERS, MAX_RULES, MAX_TIERS, MAX_USER_TAGS};
+
 pub const GROUP: &str = "sgprovisioner.io";
 pub const FINALIZER: &str = "sgprovisioner.io/finalizer";
 
@@ -26,14 +30,19 @@ pub const FINALIZER: &str = "sgprovisioner.io/finalizer";
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"VPC","type":"string","jsonPath":".status.vpcId"}"#,
     printcolumn = r#"{"name":"Tiers","type":"string","jsonPath":".status.tiersReady"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    validation = cel::root_group_name_rule(),
+    validation = cel::root_sg_prefix_rule()
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = cel::spec_rules)]
 pub struct SecurityGroupSetSpec {
     /// AWS region of the set's groups and parameters. Default: the controller's region.
+    /// Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32), transform = cel::region_rules)]
     pub region: Option<String>,
-    /// The VPC the groups live in: exactly one of `id` / `parameterPath`.
+    /// The VPC the groups live in: exactly one of `id` / `parameterPath`. Immutable.
     pub vpc: VpcRef,
     /// What happens in AWS when the set is deleted.
     #[serde(default)]
@@ -43,24 +52,28 @@ pub struct SecurityGroupSetSpec {
     pub management_policy: ManagementPolicy,
     /// Tags added to every group and parameter of the set.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(transform = cel::tags_rules, extend("maxProperties" = MAX_USER_TAGS, "additionalProperties" = {"type": "string", "maxLength": 256}))]
     pub tags: BTreeMap<String, String>,
     /// Allow risky ports (22, 3389, 445, 139, 1433, 3306, 5432, 27017) from 0.0.0.0/0 or ::/0.
     #[serde(default)]
     pub allow_public_risky_ports: bool,
     /// The tiers; each becomes one security group named `{set name}-{tier}`.
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[schemars(length(min = 1, max = MAX_TIERS), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub tiers: Vec<Tier>,
 }
 
 /// Where the VPC id comes from.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = cel::vpc_rules)]
 pub struct VpcRef {
     /// A literal VPC id, e.g. `vpc-0abc1234`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 21))]
     pub id: Option<String>,
     /// An SSM parameter whose value is the VPC id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
     pub parameter_path: Option<String>,
 }
 
@@ -85,39 +98,49 @@ pub enum ManagementPolicy {
 /// One tier: one security group.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = cel::tier_rules)]
 pub struct Tier {
     /// DNS-label-like name, unique in the set.
+    #[schemars(length(max = 63), transform = cel::tier_name_rules)]
     pub name: String,
     /// The group's description (AWS: at most 255 ASCII characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255), transform = cel::description_rules)]
     pub description: Option<String>,
     /// Tags of this tier's group and parameter (added to the set's tags).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(transform = cel::tags_rules, extend("maxProperties" = MAX_USER_TAGS, "additionalProperties" = {"type": "string", "maxLength": 256}))]
     pub tags: BTreeMap<String, String>,
     #[serde(default)]
+    #[schemars(length(max = MAX_RULES))]
     pub ingress: Vec<IngressRule>,
     /// Absent or empty: no egress at all (AWS's default allow-all egress is always revoked).
     #[serde(default)]
+    #[schemars(length(max = MAX_RULES))]
     pub egress: Vec<EgressRule>,
 }
 
 /// Traffic allowed into the tier's group.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = cel::ingress_rule_rules)]
 pub struct IngressRule {
     #[serde(flatten)]
     pub traffic: Traffic,
     /// Where the traffic may come from.
+    #[schemars(length(min = 1, max = MAX_PEERS))]
     pub from: Vec<Peer>,
 }
 
 /// Traffic allowed out of the tier's group.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = cel::egress_rule_rules)]
 pub struct EgressRule {
     #[serde(flatten)]
     pub traffic: Traffic,
     /// Where the traffic may go.
+    #[schemars(length(min = 1, max = MAX_PEERS))]
     pub to: Vec<Peer>,
 }
 
@@ -127,11 +150,14 @@ pub struct EgressRule {
 pub struct Traffic {
     /// Rule description (AWS: at most 255 characters of its allowed set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255), transform = cel::description_rules)]
     pub description: Option<String>,
     /// `tcp`, `udp`, `icmp`, `icmpv6`, `all`, or an IP protocol number 0-255.
+    #[schemars(extend("maxLength" = 16))]
     pub protocol: IntOrString,
     /// `443`, `"443"` or `"8000-8100"`; absent for `all`, `icmp` and `icmpv6`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("maxLength" = 11))]
     pub ports: Option<IntOrString>,
     /// For `icmp` / `icmpv6` only: the ICMP type and code. Absent: every type and code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -184,20 +210,21 @@ impl JsonSchema for IntOrString {
 /// A rule's peer: exactly one key.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = cel::peer_rules)]
 pub enum Peer {
     /// An IPv4 CIDR, canonical (no host bits).
-    Cidr(String),
+    Cidr(#[schemars(length(max = 64))] String),
     /// An IPv6 CIDR, canonical.
-    Ipv6Cidr(String),
+    Ipv6Cidr(#[schemars(length(max = 64))] String),
     /// A managed prefix list, e.g. `pl-0abc`.
-    PrefixListId(String),
+    PrefixListId(#[schemars(length(max = 64))] String),
     /// Another tier of this set.
-    Tier(String),
+    Tier(#[schemars(length(max = 63))] String),
     /// This tier itself (`self: true`).
     #[serde(rename = "self")]
     SelfRef(bool),
     /// Any security group by id, e.g. `sg-0123456789abcdef0`.
-    SecurityGroupId(String),
+    SecurityGroupId(#[schemars(length(max = 64))] String),
     /// A tier of another SecurityGroupSet, resolved from that set's status.
     SetRef(SetRef),
 }
@@ -206,10 +233,13 @@ pub enum Peer {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SetRef {
+    #[schemars(length(max = 253))]
     pub name: String,
     /// Default: the referring set's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63))]
     pub namespace: Option<String>,
+    #[schemars(length(max = 63))]
     pub tier: String,
 }
 

@@ -390,6 +390,52 @@ impl Aws {
             .collect())
     }
 
+    /// Every security group of the region (or of one VPC), whoever owns it, page by page.
+    pub async fn all_groups(&self, vpc_id: Option<&str>) -> Result<Vec<aws_sdk_ec2::types::SecurityGroup>> {
+        let mut groups = Vec::new();
+        let mut token = None;
+        loop {
+            let mut call = self
+                .ec2
+                .describe_security_groups()
+                .max_results(1000)
+                .set_next_token(token);
+            if let Some(vpc) = vpc_id {
+                call = call.filters(Filter::builder().name("vpc-id").values(vpc).build());
+            }
+            let page = self.track("ec2", "DescribeSecurityGroups", call.send().await)?;
+            groups.extend(page.security_groups.unwrap_or_default());
+            token = page.next_token;
+            if token.is_none() {
+                return Ok(groups);
+            }
+        }
+    }
+
+    /// Ids of the groups some network interface uses (in one VPC, or the whole region).
+    pub async fn groups_in_use(&self, vpc_id: Option<&str>) -> Result<std::collections::BTreeSet<String>> {
+        let mut used = std::collections::BTreeSet::new();
+        let mut token = None;
+        loop {
+            let mut call = self
+                .ec2
+                .describe_network_interfaces()
+                .max_results(1000)
+                .set_next_token(token);
+            if let Some(vpc) = vpc_id {
+                call = call.filters(Filter::builder().name("vpc-id").values(vpc).build());
+            }
+            let page = self.track("ec2", "DescribeNetworkInterfaces", call.send().await)?;
+            for eni in page.network_interfaces() {
+                used.extend(eni.groups().iter().filter_map(|g| g.group_id.clone()));
+            }
+            token = page.next_token;
+            if token.is_none() {
+                return Ok(used);
+            }
+        }
+    }
+
     /// Parameter name → value, everything under `prefix` (one call a page of 10).
     pub async fn parameters_under(&self, prefix: &str) -> Result<BTreeMap<String, String>> {
         let mut params = BTreeMap::new();

@@ -9,7 +9,11 @@ use crate::metrics::Metrics;
 use crate::model::Limits;
 use crate::reconcile::{self, Context, Settings};
 
+pub mod audit;
+pub mod leader;
+pub mod pipeline;
 mod serve;
+pub mod validate;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -28,6 +32,18 @@ pub enum Command {
     Crd,
     /// Run the controller: converge every SecurityGroupSet to AWS.
     Run(RunArgs),
+    /// Show the changes the controller would make for the sets in a file (read calls only).
+    /// Exit code: 0 no changes, 2 changes, 1 error.
+    Plan(pipeline::FileArgs),
+    /// Make AWS match the sets in a file, once, without Kubernetes.
+    Apply(pipeline::ApplyArgs),
+    /// Delete what `apply` made for the sets in a file.
+    Destroy(pipeline::ApplyArgs),
+    /// Report risky rules, unused groups and stale references of every group in a region.
+    Audit(audit::AuditArgs),
+    /// Check manifests offline against the CRD's schema and rules (no cluster, no AWS).
+    /// Exit code: 0 valid, 1 problems, 2 unreadable input.
+    Validate(validate::ValidateArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -64,6 +80,19 @@ pub struct RunArgs {
     /// This process's name in Events (the pod name in a cluster).
     #[arg(long, env = "POD_NAME", default_value = "sg-provisioner")]
     pub instance: String,
+    /// Reconcile only while holding a coordination.k8s.io Lease (run several replicas for HA).
+    #[arg(long, env = "SG_LEADER_ELECT", num_args = 0..=1, default_value_t = false,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+    /// Namespace of the Lease; default: the client's (in a pod: its own namespace).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// Name of the Lease.
+    #[arg(long, env = "SG_LEADER_ELECTION_ID", default_value = "sg-provisioner")]
+    pub leader_election_id: String,
+    /// How long a Lease stays valid after its last renewal (renewed a third of it before expiry).
+    #[arg(long, env = "SG_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub leader_election_lease_duration: Duration,
 }
 
 /// Runs the parsed command; the process exit code is the returned value.
@@ -74,6 +103,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Run(args) => run_controller(args).await.map(|()| 0),
+        Command::Plan(args) => pipeline::plan(args).await,
+        Command::Apply(args) => pipeline::apply(args).await,
+        Command::Destroy(args) => pipeline::destroy(args).await,
+        Command::Audit(args) => audit::run(args).await,
+        Command::Validate(args) => validate::run(args),
     }
 }
 
@@ -100,13 +134,42 @@ fn init_logging(format: LogFormat) {
 async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
     let metrics = Metrics::default();
+    let client = kube::Client::try_default().await?;
+    // /healthz and /readyz answer while a standby waits for the Lease.
+    let listener = tokio::net::TcpListener::bind(&args.metrics_addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "serving /metrics, /healthz, /readyz");
+    let server = tokio::spawn(serve::serve(listener, metrics.clone()));
+
+    let leadership = if args.leader_elect {
+        let namespace = args
+            .leader_election_namespace
+            .clone()
+            .unwrap_or_else(|| client.default_namespace().to_string());
+        let election = leader::Election::new(
+            namespace,
+            args.leader_election_id.clone(),
+            &args.instance,
+            args.leader_election_lease_duration,
+        );
+        match leader::acquire(client.clone(), election).await? {
+            Some(l) => Some(l),
+            None => {
+                server.abort();
+                tracing::info!("stopped");
+                return Ok(());
+            }
+        }
+    } else {
+        None
+    };
+
+    // Only the leader gets this far: no AWS client exists before.
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4));
     if let Some(region) = &args.region {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }
     let aws_config = loader.load().await;
-    let client = kube::Client::try_default().await?;
     let settings = Settings {
         cluster_name: args.cluster_name,
         resync: args.resync_period,
@@ -119,12 +182,30 @@ async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
         instance: args.instance,
     };
     tracing::info!(cluster = %settings.cluster_name, resync = ?settings.resync, namespaces = ?settings.namespaces, "starting");
-    let ctx = Arc::new(Context::new(client, settings, metrics.clone(), aws_config));
-    let listener = tokio::net::TcpListener::bind(&args.metrics_addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, "serving /metrics, /healthz, /readyz");
-    let server = tokio::spawn(serve::serve(listener, metrics));
-    reconcile::run(ctx).await;
+    let ctx = Arc::new(Context::new(client, settings, metrics, aws_config));
+    let result = match leadership {
+        None => {
+            reconcile::run(ctx).await;
+            Ok(())
+        }
+        Some(leadership) => {
+            let outcome = tokio::select! {
+                () = reconcile::run(ctx) => None,
+                why = leadership.lost() => Some(why),
+            };
+            match outcome {
+                None => {
+                    leadership.release().await;
+                    Ok(())
+                }
+                Some(why) => {
+                    tracing::error!(reason = %why, "lost leadership: stopping");
+                    Err(anyhow::anyhow!("lost leadership: {why}"))
+                }
+            }
+        }
+    };
     server.abort();
     tracing::info!("stopped");
-    Ok(())
+    result
 }

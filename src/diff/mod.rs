@@ -152,6 +152,38 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// A stable name of the change, for JSON output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::CreateGroup { .. } => "create-group",
+            Action::Authorize { .. } => "authorize",
+            Action::UpdateDescriptions { .. } => "update-descriptions",
+            Action::Revoke { .. } => "revoke",
+            Action::Tag { .. } => "tag",
+            Action::Untag { .. } => "untag",
+            Action::PutParameter { .. } => "put-parameter",
+            Action::DeleteGroup { .. } => "delete-group",
+            Action::DeleteParameter { .. } => "delete-parameter",
+        }
+    }
+
+    /// The tier the change belongs to (empty for a parameter without one).
+    pub fn tier(&self) -> &str {
+        match self {
+            Action::CreateGroup { tier, .. }
+            | Action::Authorize { tier, .. }
+            | Action::UpdateDescriptions { tier, .. }
+            | Action::Revoke { tier, .. }
+            | Action::Tag { tier, .. }
+            | Action::Untag { tier, .. }
+            | Action::PutParameter { tier, .. }
+            | Action::DeleteGroup { tier, .. } => tier,
+            Action::DeleteParameter { name } => name.split('/').nth(3).unwrap_or_default(),
+        }
+    }
+}
+
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rules = |rules: &[Rule], direction: &Direction| {

@@ -196,7 +196,7 @@ fn validation_names_the_field() {
         (
             |s| s.tiers[1].name = "web".into(),
             "spec.tiers[1].name",
-            "duplicate tier name",
+            "Duplicate value",
         ),
         (
             |s| s.tiers[0].name = "Web_Tier".into(),
@@ -254,7 +254,7 @@ fn validation_names_the_field() {
         (
             |s| s.tiers[0].ingress[0].traffic.description = Some("café".into()),
             "spec.tiers[name=web].ingress[0].description",
-            "not allowed",
+            "AWS's character set",
         ),
         (
             |s| s.tiers[0].description = Some("x".repeat(256)),
@@ -265,14 +265,14 @@ fn validation_names_the_field() {
             |s| {
                 s.tags.insert("aws:cost".into(), "x".into());
             },
-            "spec.tags.aws:cost",
+            "spec.tags[aws:cost]",
             "reserved by AWS",
         ),
         (
             |s| {
                 s.tags.insert("sgprovisioner.io/owner".into(), "x".into());
             },
-            "spec.tags.sgprovisioner.io/owner",
+            "spec.tags[sgprovisioner.io/owner]",
             "cannot be overridden",
         ),
         (
@@ -286,9 +286,9 @@ fn validation_names_the_field() {
         (
             |s| s.tiers[0].ingress[0].traffic.ports = None,
             "spec.tiers[name=web].ingress[0].ports",
-            "ports is required",
+            "ports is required for tcp and udp",
         ),
-        (|s| s.tiers.clear(), "spec.tiers", "at least one tier"),
+        (|s| s.tiers.clear(), "spec.tiers", "at least 1 items"),
         (
             |s| s.tiers[2].ingress[0].from = (0..61).map(|i| Peer::Cidr(format!("10.0.{i}.0/24"))).collect(),
             "spec.tiers[name=db].ingress",
@@ -314,4 +314,246 @@ fn risky_ports_allowed_when_the_set_says_so() {
     set.spec.tiers[0].ingress[0].traffic.ports = Some(IntOrString::Int(22));
     set.spec.allow_public_risky_ports = true;
     assert_eq!(validate("x", &set.spec, &Limits::default()), vec![]);
+}
+
+/// A one-tier spec with these rules (JSON), for the table below.
+fn one_tier(ingress: serde_json::Value) -> crate::api::SecurityGroupSetSpec {
+    serde_json::from_value(serde_json::json!({
+        "vpc": {"id": "vpc-0abc1234"},
+        "tiers": [{"name": "web", "ingress": ingress}],
+    }))
+    .unwrap()
+}
+
+#[test]
+fn traffic_and_peer_rules_table() {
+    use serde_json::json;
+    // (ingress rules, Some((path, fragment)) when refused, None when valid)
+    let cases: Vec<(serde_json::Value, Option<(&str, &str)>)> = vec![
+        (
+            json!([{"protocol": "TCP", "ports": "8000-8100", "from": [{"cidr": "10.0.0.0/8"}]}]),
+            None,
+        ),
+        (
+            json!([{"protocol": 6, "ports": 443, "from": [{"ipv6Cidr": "2001:db8::/32"}]}]),
+            None,
+        ),
+        (json!([{"protocol": "-1", "from": [{"self": true}]}]), None),
+        (
+            json!([{"protocol": "50", "from": [{"prefixListId": "pl-0abc"}]}]),
+            None,
+        ),
+        (
+            json!([{"protocol": "icmpv6", "icmp": {"type": 128, "code": 0}, "from": [{"ipv6Cidr": "::/0"}]}]),
+            None,
+        ),
+        (
+            json!([{"protocol": "tcp", "ports": "0443", "from": [{"cidr": "0.0.0.0/0"}]}]),
+            None,
+        ),
+        (
+            json!([{"protocol": "06", "from": [{"cidr": "10.0.0.0/8"}]}]),
+            Some(("ingress[0].protocol", "unknown protocol 06")),
+        ),
+        (
+            json!([{"protocol": "+6", "ports": 1, "from": [{"cidr": "10.0.0.0/8"}]}]),
+            Some(("ingress[0].protocol", "unknown protocol")),
+        ),
+        (
+            json!([{"protocol": -1, "from": [{"cidr": "10.0.0.0/8"}]}]),
+            Some(("ingress[0].protocol", "0-255")),
+        ),
+        (
+            json!([{"protocol": "udp", "ports": " 53", "from": [{"cidr": "10.0.0.0/8"}]}]),
+            Some(("ingress[0].ports", "\"N\" or \"N-M\"")),
+        ),
+        (
+            json!([{"protocol": "udp", "ports": -5, "from": [{"cidr": "10.0.0.0/8"}]}]),
+            Some(("ingress[0].ports", "out of range")),
+        ),
+        (
+            json!([{"protocol": 17, "ports": "9-8", "from": [{"cidr": "10.0.0.0/8"}]}]),
+            Some(("ingress[0].ports", "must not exceed")),
+        ),
+        (
+            json!([{"protocol": "50", "ports": 1, "from": [{"cidr": "10.0.0.0/8"}]}]),
+            Some(("ingress[0].ports", "must be absent for protocol 50")),
+        ),
+        (
+            json!([{"protocol": "all", "icmp": {"type": 8}, "from": [{"cidr": "10.0.0.0/8"}]}]),
+            Some(("ingress[0].icmp", "only for protocols icmp")),
+        ),
+        (
+            json!([{"protocol": "icmp", "ports": 8, "from": [{"cidr": "10.0.0.0/8"}]}]),
+            Some(("ingress[0].ports", "icmp.type")),
+        ),
+        (
+            json!([{"protocol": "tcp", "ports": 1, "from": [{"cidr": "10.0.0.0/08"}]}]),
+            Some(("ingress[0].from[0].cidr", "not an IPv4 CIDR")),
+        ),
+        (
+            json!([{"protocol": "tcp", "ports": 1, "from": [{"cidr": "010.0.0.0/8"}]}]),
+            Some(("ingress[0].from[0].cidr", "not an IPv4 CIDR")),
+        ),
+        (
+            json!([{"protocol": "tcp", "ports": 1, "from": [{"ipv6Cidr": "::ffff:10.0.0.0/104"}]}]),
+            Some(("ingress[0].from[0].ipv6Cidr", "not an IPv6 CIDR")),
+        ),
+        (
+            json!([{"protocol": "tcp", "ports": 1, "from": [{"ipv6Cidr": "2001:DB8::/32"}]}]),
+            Some(("ingress[0].from[0].ipv6Cidr", "write 2001:db8::/32")),
+        ),
+        (
+            json!([{"protocol": "tcp", "ports": 1, "from": [{"securityGroupId": "sg-0123456789ABCDEF0"}]}]),
+            Some(("ingress[0].from[0].securityGroupId", "not a security group id")),
+        ),
+        (
+            json!([{"protocol": "tcp", "ports": 1, "from": [{"setRef": {"name": "Other_Set", "tier": "lb"}}]}]),
+            Some(("ingress[0].from[0].setRef.name", "DNS subdomain")),
+        ),
+        (
+            json!([{"protocol": "tcp", "ports": 1, "from": [{"setRef": {"name": "s", "namespace": "a.b", "tier": "lb"}}]}]),
+            Some(("ingress[0].from[0].setRef.namespace", "DNS label")),
+        ),
+        (
+            json!([{"protocol": "tcp", "ports": 1, "from": [{"setRef": {"name": "s", "tier": "LB"}}]}]),
+            Some(("ingress[0].from[0].setRef.tier", "DNS label")),
+        ),
+        (
+            json!([{"protocol": "tcp", "ports": 1, "from": [{"cidr": "10.0.0.0/8"}, {"cidr": "10.0.0.0/8"}]}]),
+            Some(("ingress[0].from[1]", "duplicate rule")),
+        ),
+        (
+            json!([{"protocol": "tcp", "ports": 1, "from": [{"self": true}]}, {"protocol": 6, "ports": "1", "from": [{"tier": "web"}]}]),
+            Some(("ingress[1].from[0]", "duplicate rule")),
+        ),
+        (
+            json!([{"protocol": "udp", "ports": "100-200", "from": [{"ipv6Cidr": "::/0"}]}]),
+            Some(("ingress[0].from[0]", "risky port(s) (139)")),
+        ),
+        (
+            json!([{"protocol": "tcp", "ports": 1, "description": "tab\there", "from": [{"cidr": "10.0.0.0/8"}]}]),
+            Some(("ingress[0].description", "character set")),
+        ),
+    ];
+    for (ingress, want) in cases {
+        let spec = one_tier(ingress.clone());
+        let errors = validate("s", &spec, &Limits::default());
+        match want {
+            None => assert_eq!(errors, vec![], "{ingress}"),
+            Some((suffix, fragment)) => assert!(
+                errors
+                    .iter()
+                    .any(|e| e.path == format!("spec.tiers[name=web].{suffix}")
+                        && e.message.contains(fragment)),
+                "{ingress}: want ...{suffix}: {fragment}; got {errors:?}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn set_level_rules_table() {
+    type Edit = fn(&mut crate::api::SecurityGroupSetSpec);
+    let long_name = "x".repeat(252);
+    let cases: Vec<(&str, Edit, &str, &str)> = vec![
+        ("sg-web", |_| {}, "metadata.name", "starting with sg-"),
+        (
+            &long_name,
+            |_| {},
+            "spec.tiers[name=web].name",
+            "exceeds AWS's 255 characters",
+        ),
+        (
+            "s",
+            |s| s.region = Some("us-west-200".into()),
+            "spec.region",
+            "not an AWS region",
+        ),
+        (
+            "s",
+            |s| s.vpc.parameter_path = Some("/a//b".into()),
+            "spec.vpc.parameterPath",
+            "SSM parameter path",
+        ),
+        (
+            "s",
+            |s| s.vpc.parameter_path = Some("/SSM/x".into()),
+            "spec.vpc.parameterPath",
+            "not under /aws or /ssm",
+        ),
+        (
+            "s",
+            |s| s.vpc.parameter_path = Some(format!("{}/x", "/a".repeat(15))),
+            "spec.vpc.parameterPath",
+            "15 levels",
+        ),
+        (
+            "s",
+            |s| {
+                s.tags.insert("k".repeat(129), "v".into());
+            },
+            "spec.tags[",
+            "1 to 128",
+        ),
+        (
+            "s",
+            |s| {
+                s.tags.insert("Note".into(), "v".repeat(257));
+            },
+            "spec.tags[Note]",
+            "at most 256",
+        ),
+        (
+            "s",
+            |s| {
+                s.tags.insert("ManagedBy".into(), "me".into());
+            },
+            "spec.tags[ManagedBy]",
+            "cannot be overridden",
+        ),
+        (
+            "s",
+            |s| s.tags = (0..46).map(|i| (format!("k{i}"), "v".into())).collect(),
+            "spec.tags",
+            "at most 45",
+        ),
+        (
+            "s",
+            |s| {
+                s.tags = (0..30).map(|i| (format!("s{i}"), "v".into())).collect();
+                s.tiers[0].tags = (0..16).map(|i| (format!("t{i}"), "v".into())).collect();
+            },
+            "spec.tags",
+            "tier web: the set and tier have more than 45 tags",
+        ),
+        (
+            "shared",
+            |s| {
+                s.tiers[0].ingress[0].from = vec![Peer::SetRef(crate::api::SetRef {
+                    name: "shared".into(),
+                    namespace: None,
+                    tier: "lb".into(),
+                })]
+            },
+            "spec.tiers[name=web].ingress[0].from[0].setRef",
+            "refers to this set",
+        ),
+    ];
+    for (name, edit, path, fragment) in cases {
+        let mut set = seed();
+        edit(&mut set.spec);
+        let errors = validate(name, &set.spec, &Limits::default());
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.path.starts_with(path) && e.message.contains(fragment)),
+            "{name}: want {path}: ...{fragment}...; got {errors:?}"
+        );
+    }
+    // Shared keys count once: 30 set tags + the same 30 on the tier is 30 tags.
+    let mut set = seed();
+    set.spec.tags = (0..30).map(|i| (format!("k{i}"), "v".into())).collect();
+    set.spec.tiers[0].tags = set.spec.tags.clone();
+    assert_eq!(validate("s", &set.spec, &Limits::default()), vec![]);
 }

@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::model::{self, DesiredSet, Direction, Limits, OWNER_TAG};
 
 pub mod error;
-mod execute;
+pub mod execute;
 pub mod status;
 
 pub use error::{Error, Retry, Severity};
@@ -257,7 +257,7 @@ async fn write_status(
 
 /// The set's VPC: the literal id, or the SSM parameter's value. Once resolved it is kept in
 /// status: the VPC is fixed for the set's life, so the resync does not read SSM for it again.
-async fn resolve_vpc(set: &SecurityGroupSet, aws: &Aws) -> Result<String, Error> {
+pub async fn resolve_vpc(set: &SecurityGroupSet, aws: &Aws) -> Result<String, Error> {
     if let Some(id) = &set.spec.vpc.id {
         return Ok(id.clone());
     }
@@ -295,7 +295,7 @@ async fn resolve_set_refs(
 }
 
 /// One DescribeSecurityGroups for the whole set (by owner tag) and its parameters.
-async fn observe(aws: &Aws, desired: &DesiredSet) -> Result<Observed, Error> {
+pub async fn observe(aws: &Aws, desired: &DesiredSet) -> Result<Observed, Error> {
     let prefix = format!("/sg/{}/", desired.set_name);
     let (groups, parameters) = futures::try_join!(
         aws.owned_groups(&desired.ownership),
@@ -384,7 +384,7 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
     }))
 }
 
-fn existing_ids(groups: &BTreeMap<String, GroupRef>) -> BTreeMap<String, String> {
+pub fn existing_ids(groups: &BTreeMap<String, GroupRef>) -> BTreeMap<String, String> {
     groups
         .iter()
         .filter_map(|(tier, g)| match g {

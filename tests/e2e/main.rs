@@ -2,6 +2,14 @@
 
 mod support;
 
+mod argocd;
 mod controller;
+mod corpus;
 mod crd;
 mod emulator;
+mod iam;
+mod image;
+mod install;
+mod leader;
+mod pipeline;
+mod rbac;

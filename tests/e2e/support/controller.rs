@@ -11,12 +11,19 @@ pub struct Controller {
     namespace: String,
     access_key: String,
     args: Vec<String>,
+    /// Extra environment, set last (e.g. another KUBECONFIG).
+    env: Vec<(String, String)>,
     starts: u32,
 }
 
 impl Controller {
     /// Starts `sg-provisioner run --namespace NS` with a 3 s resync unless `args` say otherwise.
     pub fn start(namespace: &str, access_key: &str, args: &[&str]) -> Self {
+        Self::start_with_env(namespace, access_key, args, &[])
+    }
+
+    /// As [`Controller::start`], with extra environment variables (set after the defaults).
+    pub fn start_with_env(namespace: &str, access_key: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("sg-controller-")
             .tempdir()
@@ -28,6 +35,7 @@ impl Controller {
             namespace: namespace.into(),
             access_key: access_key.into(),
             args: args.iter().map(|s| s.to_string()).collect(),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             starts: 0,
         };
         c.spawn();
@@ -65,6 +73,7 @@ impl Controller {
         if let Some(endpoint) = &env.aws_endpoint {
             cmd.env("AWS_ENDPOINT_URL", endpoint);
         }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         self.child = Some(cmd.spawn().expect("start sg-provisioner run"));
     }
 
@@ -89,6 +98,11 @@ impl Controller {
                 .unwrap_or_default();
         }
         out
+    }
+
+    /// The running process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn log_path(&self) -> PathBuf {

@@ -118,48 +118,37 @@ impl Fixture {
         .await;
     }
 
-    /// The set's groups, as AWS reports them (by owner tag), by tier.
-    pub async fn groups(&self, set_name: &str) -> BTreeMap<String, SecurityGroup> {
+    /// The set's groups, as AWS reports them (found by owner tag; duplicates included).
+    pub async fn owned_groups(&self, set_name: &str) -> Vec<SecurityGroup> {
+        let owner = Filter::builder()
+            .name("tag:sgprovisioner.io/owner")
+            .values(format!("{}/{set_name}", self.ns))
+            .build();
         let out = self
             .ec2
             .describe_security_groups()
-            .filters(
-                Filter::builder()
-                    .name("tag:sgprovisioner.io/owner")
-                    .values(format!("{}/{set_name}", self.ns))
-                    .build(),
-            )
+            .filters(owner)
             .send()
             .await
             .unwrap();
-        out.security_groups()
-            .iter()
-            .map(|g| {
-                let tier = g
-                    .tags()
-                    .iter()
-                    .find(|t| t.key() == Some("sgprovisioner.io/tier"))
-                    .and_then(|t| t.value())
-                    .unwrap_or("?");
-                (tier.to_string(), g.clone())
-            })
+        out.security_groups.unwrap_or_default()
+    }
+
+    /// The set's groups by tier.
+    pub async fn groups(&self, set_name: &str) -> BTreeMap<String, SecurityGroup> {
+        let tier = |g: &SecurityGroup| {
+            let tag = g.tags().iter().find(|t| t.key() == Some("sgprovisioner.io/tier"));
+            tag.and_then(|t| t.value()).unwrap_or("?").to_string()
+        };
+        self.owned_groups(set_name)
+            .await
+            .into_iter()
+            .map(|g| (tier(&g), g))
             .collect()
     }
 
     pub async fn group_count(&self, set_name: &str) -> usize {
-        let out = self
-            .ec2
-            .describe_security_groups()
-            .filters(
-                Filter::builder()
-                    .name("tag:sgprovisioner.io/owner")
-                    .values(format!("{}/{set_name}", self.ns))
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        out.security_groups().len()
+        self.owned_groups(set_name).await.len()
     }
 
     pub async fn parameter(&self, name: &str) -> Option<String> {

@@ -17,10 +17,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub mod apiserver;
 pub mod aws;
 pub mod controller;
 pub mod fixture;
 pub mod k8s;
+pub mod tools;
 
 pub struct TestEnv {
     pub kubeconfig: Option<PathBuf>,
@@ -62,7 +64,7 @@ pub fn env() -> &'static TestEnv {
     })
 }
 
-fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -92,24 +94,34 @@ fn external() -> TestEnv {
     }
 }
 
+/// What `tests/env/build` printed (`KEY=value` lines), run once per test process.
+fn build_output() -> &'static str {
+    static BUILT: OnceLock<String> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(repo_root().join("tests/env/build"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run tests/env/build");
+        assert!(
+            out.status.success(),
+            "tests/env/build failed (see its output above)"
+        );
+        String::from_utf8(out.stdout).unwrap()
+    })
+}
+
+/// A path `tests/env/build` printed, e.g. `SG_HELM_BIN` (built on first use, in any mode).
+pub fn built(key: &str) -> String {
+    build_output()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("tests/env/build printed no {key}"))
+        .to_string()
+}
+
 fn start_local() -> TestEnv {
-    let out = Command::new("bash")
-        .arg(repo_root().join("tests/env/build"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run tests/env/build");
-    assert!(
-        out.status.success(),
-        "tests/env/build failed (see its output above)"
-    );
-    let built = String::from_utf8(out.stdout).unwrap();
-    let var = |key: &str| {
-        built
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}=")))
-            .unwrap_or_else(|| panic!("tests/env/build printed no {key}"))
-            .to_string()
-    };
+    let var = built;
 
     let dir = tempfile::Builder::new().prefix("sg-e2e-").tempdir().unwrap();
     let log = |name: &str| std::fs::File::create(dir.path().join(name)).unwrap();

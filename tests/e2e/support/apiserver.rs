@@ -1,0 +1,132 @@
+//! A private kube-apiserver for one test: for what must not touch the shared server, such as a
+//! CustomResourceDefinition other than the checked-in one (the CRD is cluster-wide, and the
+//! other tests run in parallel against the shared server). Started from the same test program
+//! as the shared server (`tests/env/build`'s `SG_APISERVER_BIN`, ready in about 3 s); stopped
+//! (SIGTERM, then SIGKILL) and its data removed on drop.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::wait::{await_condition, conditions};
+use kube::{Client, Config};
+use serde_json::Value;
+
+use super::{built, k8s, poll_async};
+
+pub struct PrivateApiServer {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+}
+
+impl PrivateApiServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("sg-private-apiserver-")
+            .tempdir()
+            .unwrap();
+        let out = dir.path().join("apiserver.out");
+        let err = dir.path().join("apiserver.err");
+        let mut child = Command::new(built("SG_APISERVER_BIN"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start a private kube-apiserver");
+        let kubeconfig = poll_async(Duration::from_secs(60), "the private API server", || {
+            let exited = child.try_wait().ok().flatten();
+            let (out, err) = (out.clone(), err.clone());
+            async move {
+                if let Some(status) = exited {
+                    panic!(
+                        "the private API server exited ({status}): {}",
+                        std::fs::read_to_string(err).unwrap_or_default()
+                    );
+                }
+                std::fs::read_to_string(out)
+                    .ok()?
+                    .lines()
+                    .find_map(|l| l.strip_prefix("KUBECONFIG="))
+                    .map(PathBuf::from)
+            }
+        })
+        .await;
+        PrivateApiServer {
+            child: Some(child),
+            dir,
+            kubeconfig,
+        }
+    }
+
+    pub async fn client(&self) -> Client {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("read kubeconfig");
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .expect("kubeconfig");
+        Client::try_from(config).expect("kube client")
+    }
+
+    /// Installs the checked-in CRD without its CEL rules (`x-kubernetes-validations`), as an
+    /// older CRD or one installed with validation off would be, and waits until Established.
+    pub async fn install_crd_without_rules(&self, client: &Client) {
+        let mut crd = serde_json::to_value(k8s::checked_in_crd()).unwrap();
+        strip_rules(&mut crd);
+        let crd: CustomResourceDefinition = serde_json::from_value(crd).unwrap();
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        crds.patch(
+            k8s::CRD_NAME,
+            &PatchParams::apply("sg-e2e").force(),
+            &Patch::Apply(crd),
+        )
+        .await
+        .expect("apply the CRD without rules");
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(crds, k8s::CRD_NAME, conditions::is_crd_established()),
+        )
+        .await
+        .expect("CRD Established within 30 s")
+        .expect("watch the CRD");
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("data/apiserver.log")).unwrap_or_default()
+    }
+}
+
+/// Removes every `x-kubernetes-validations` from a schema.
+fn strip_rules(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.remove("x-kubernetes-validations");
+            map.values_mut().for_each(strip_rules);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_rules),
+        _ => {}
+    }
+}
+
+impl Drop for PrivateApiServer {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // SAFETY: signalling a child process we spawned and have not yet reaped.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
