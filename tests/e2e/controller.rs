@@ -9,6 +9,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::json;
 use sg_provisioner::api::SecurityGroupSet;
 
+use crate::support::aws::{attach_interface, create_vpc};
 use crate::support::controller::Controller;
 use crate::support::fixture::{Fixture, condition, current, group_id};
 use crate::support::poll_async;
@@ -521,30 +522,7 @@ async fn deletion_waits_for_network_interfaces_then_completes() {
     f.apply(&f.set("busy", solo_spec())).await;
     let ready = f.wait_ready("busy").await;
     let id = group_id(&ready, "solo");
-    let subnet = f
-        .ec2
-        .create_subnet()
-        .vpc_id(&f.vpc_id)
-        .cidr_block("10.0.1.0/24")
-        .send()
-        .await
-        .unwrap()
-        .subnet
-        .unwrap()
-        .subnet_id
-        .unwrap();
-    let eni = f
-        .ec2
-        .create_network_interface()
-        .subnet_id(&subnet)
-        .groups(&id)
-        .send()
-        .await
-        .unwrap()
-        .network_interface
-        .unwrap()
-        .network_interface_id
-        .unwrap();
+    let eni = attach_interface(&f.ec2, &f.vpc_id, "10.0.1.0/24", &id).await;
 
     f.sets.delete("busy", &Default::default()).await.unwrap();
     let blocked = f
@@ -800,16 +778,7 @@ async fn a_set_names_its_own_region() {
             .region(aws_sdk_ec2::config::Region::new("us-east-1"))
             .build(),
     );
-    let vpc = east
-        .create_vpc()
-        .cidr_block("10.9.0.0/16")
-        .send()
-        .await
-        .unwrap()
-        .vpc
-        .unwrap()
-        .vpc_id
-        .unwrap();
+    let vpc = create_vpc(&east, "10.9.0.0/16").await;
     let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
     let mut spec = solo_spec();
     spec["region"] = json!("us-east-1");

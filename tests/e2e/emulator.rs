@@ -5,20 +5,8 @@ use std::time::Duration;
 use aws_sdk_ec2::types::{IpPermission, UserIdGroupPair};
 use serde_json::json;
 
-use crate::support::aws::{Emulator, ec2, error_code};
+use crate::support::aws::{Emulator, attach_interface, create_vpc, ec2, error_code};
 use crate::support::{poll_async, unique};
-
-async fn vpc(ec2: &aws_sdk_ec2::Client, cidr: &str) -> String {
-    ec2.create_vpc()
-        .cidr_block(cidr)
-        .send()
-        .await
-        .unwrap()
-        .vpc
-        .unwrap()
-        .vpc_id
-        .unwrap()
-}
 
 async fn group(ec2: &aws_sdk_ec2::Client, vpc_id: &str, name: &str) -> String {
     ec2.create_security_group()
@@ -36,7 +24,7 @@ async fn group(ec2: &aws_sdk_ec2::Client, vpc_id: &str, name: &str) -> String {
 async fn deleting_a_group_in_use_is_refused_with_dependency_violation() {
     let key = unique("AKIADEPVIOL");
     let ec2 = ec2(&key).await;
-    let vpc_id = vpc(&ec2, "10.20.0.0/16").await;
+    let vpc_id = create_vpc(&ec2, "10.20.0.0/16").await;
     let referenced = group(&ec2, &vpc_id, &unique("referenced")).await;
     let referrer = group(&ec2, &vpc_id, &unique("referrer")).await;
     let permission = IpPermission::builder()
@@ -77,22 +65,7 @@ async fn deleting_a_group_in_use_is_refused_with_dependency_violation() {
         .expect("deletable once unreferenced");
 
     // Attached to a network interface.
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(&vpc_id)
-        .cidr_block("10.20.1.0/24")
-        .send()
-        .await
-        .unwrap();
-    let subnet_id = subnet.subnet.unwrap().subnet_id.unwrap();
-    let eni = ec2
-        .create_network_interface()
-        .subnet_id(&subnet_id)
-        .groups(&referrer)
-        .send()
-        .await
-        .unwrap();
-    let eni_id = eni.network_interface.unwrap().network_interface_id.unwrap();
+    let eni_id = attach_interface(&ec2, &vpc_id, "10.20.1.0/24", &referrer).await;
     let err = ec2
         .delete_security_group()
         .group_id(&referrer)
@@ -174,7 +147,7 @@ async fn counter_counts_requests_by_service_operation_and_kind() {
     let before = emulator.counts().await;
     assert_eq!(before["total"], 0, "a new access key starts at zero: {before}");
 
-    vpc(&ec2, "10.30.0.0/16").await;
+    create_vpc(&ec2, "10.30.0.0/16").await;
     for _ in 0..3 {
         ec2.describe_vpcs().send().await.unwrap();
     }

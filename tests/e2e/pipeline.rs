@@ -7,6 +7,7 @@ use std::process::Command;
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
 use serde_json::{Value, json};
 
+use crate::support::aws::attach_interface;
 use crate::support::env;
 use crate::support::fixture::Fixture;
 
@@ -211,25 +212,7 @@ async fn audit_reports_exactly_the_expected_findings_in_every_format() {
     group("open-rdp6", vec![rdp6]).await;
     group("open-8080", vec![v4("tcp", 8080, 8080)]).await;
     let web = group("web-in-use", vec![v4("tcp", 443, 443)]).await;
-    let subnet = f
-        .ec2
-        .create_subnet()
-        .vpc_id(&f.vpc_id)
-        .cidr_block("10.0.2.0/24")
-        .send()
-        .await
-        .unwrap()
-        .subnet
-        .unwrap()
-        .subnet_id
-        .unwrap();
-    f.ec2
-        .create_network_interface()
-        .subnet_id(&subnet)
-        .groups(&web)
-        .send()
-        .await
-        .unwrap();
+    attach_interface(&f.ec2, &f.vpc_id, "10.0.2.0/24", &web).await;
 
     let (code, out, err) = cli(&f, &["audit", "--vpc-id", &f.vpc_id, "--output", "json"]);
     assert_eq!(code, 1, "high findings fail by default\n{err}");

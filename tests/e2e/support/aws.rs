@@ -80,3 +80,36 @@ where
 {
     err.as_service_error().and_then(|e| e.code()).map(str::to_string)
 }
+
+/// A new VPC's id.
+pub async fn create_vpc(ec2: &aws_sdk_ec2::Client, cidr: &str) -> String {
+    ec2.create_vpc()
+        .cidr_block(cidr)
+        .send()
+        .await
+        .unwrap()
+        .vpc
+        .unwrap()
+        .vpc_id
+        .unwrap()
+}
+
+/// A network interface using `group_id`, in a new subnet `cidr` of `vpc_id`; its id.
+pub async fn attach_interface(ec2: &aws_sdk_ec2::Client, vpc_id: &str, cidr: &str, group_id: &str) -> String {
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(vpc_id)
+        .cidr_block(cidr)
+        .send()
+        .await
+        .unwrap();
+    let subnet_id = subnet.subnet.unwrap().subnet_id.unwrap();
+    let eni = ec2
+        .create_network_interface()
+        .subnet_id(subnet_id)
+        .groups(group_id)
+        .send()
+        .await
+        .unwrap();
+    eni.network_interface.unwrap().network_interface_id.unwrap()
+}

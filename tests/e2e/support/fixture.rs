@@ -36,16 +36,7 @@ impl Fixture {
         let config = sdk_config(&format!("{key}TEST")).await;
         let ec2 = aws_sdk_ec2::Client::new(&config);
         let ssm = aws_sdk_ssm::Client::new(&config);
-        let vpc_id = ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .unwrap()
-            .vpc
-            .unwrap()
-            .vpc_id
-            .unwrap();
+        let vpc_id = super::aws::create_vpc(&ec2, "10.0.0.0/16").await;
         let sets = Api::namespaced(client.clone(), &ns);
         let emulator = Emulator::for_key(&key);
         Fixture {
