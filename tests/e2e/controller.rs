@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_ec2::types::{IpPermission, IpRange, SecurityGroup};
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use serde_json::json;
+use serde_json::{Value, json};
 use sg_provisioner::api::SecurityGroupSet;
 
 use crate::support::aws::{attach_interface, create_vpc};
@@ -798,4 +798,38 @@ async fn a_set_names_its_own_region() {
         "created in us-east-1"
     );
     assert_eq!(f.group_count("eastern").await, 0, "nothing in the default region");
+}
+
+#[tokio::test]
+async fn json_logs_name_the_set_on_every_reconcile_line() {
+    let f = Fixture::new("logs").await;
+    let controller = Controller::start(
+        &f.ns,
+        &f.key,
+        &["--resync-period", "300s", "--log-format", "json"],
+    );
+    f.apply(&f.set("logged", solo_spec())).await;
+    f.wait_ready("logged").await;
+    let logs = controller.logs();
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        !lines.is_empty() && lines.len() == logs.lines().count(),
+        "every line is JSON:\n{logs}"
+    );
+    let ours: Vec<&Value> = lines
+        .iter()
+        .filter(|l| {
+            l["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("sg_provisioner::reconcile"))
+        })
+        .collect();
+    assert!(!ours.is_empty(), "the reconcile logged something:\n{logs}");
+    let set = format!("{}/logged", f.ns);
+    for line in &ours {
+        assert_eq!(line["span"]["set"], set.as_str(), "{line}");
+    }
 }
