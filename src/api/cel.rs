@@ -223,15 +223,7 @@ pub fn egress_rule_rules(schema: &mut Schema) {
 // --- Peers ---
 
 pub fn peer_rules(schema: &mut Schema) {
-    let keys = [
-        "cidr",
-        "ipv6Cidr",
-        "prefixListId",
-        "tier",
-        "self",
-        "securityGroupId",
-        "setRef",
-    ];
+    let keys = super::PEER_KEYS;
     let count: Vec<String> = keys.iter().map(|k| format!("(has(self.{k}) ? 1 : 0)")).collect();
     let mut rules = vec![rule(
         format!("{} == 1", count.join(" + ")),

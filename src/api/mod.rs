@@ -207,6 +207,17 @@ impl JsonSchema for IntOrString {
     }
 }
 
+/// The keys of a peer object, one of which each peer has (serde names of [`Peer`]'s variants).
+pub const PEER_KEYS: [&str; 7] = [
+    "cidr",
+    "ipv6Cidr",
+    "prefixListId",
+    "tier",
+    "self",
+    "securityGroupId",
+    "setRef",
+];
+
 /// A rule's peer: exactly one key.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

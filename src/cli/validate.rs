@@ -337,15 +337,7 @@ pub fn check_document(doc: &Value, limits: &Limits) -> Vec<(Severity, String, St
 /// The spec with each peer cut to one known key (or `self: true` when it has none), so that a
 /// peer the schema check refused does not hide every other problem of the document.
 fn repaired_spec(doc: &Value) -> Value {
-    const KEYS: [&str; 7] = [
-        "cidr",
-        "ipv6Cidr",
-        "prefixListId",
-        "tier",
-        "self",
-        "securityGroupId",
-        "setRef",
-    ];
+    const KEYS: [&str; 7] = crate::api::PEER_KEYS;
     let mut spec = doc["spec"].clone();
     let Some(tiers) = spec.get_mut("tiers").and_then(Value::as_array_mut) else {
         return spec;

@@ -26,35 +26,23 @@ fn rules(perms: &[IpPermission]) -> Vec<(String, i32, i32, String, String)> {
     let mut out = Vec::new();
     for p in perms {
         let (proto, from, to) = (
-            p.ip_protocol().unwrap().to_string(),
+            p.ip_protocol().unwrap(),
             p.from_port().unwrap_or(-1),
             p.to_port().unwrap_or(-1),
         );
-        for r in p.ip_ranges() {
+        let v4 = p.ip_ranges().iter().map(|r| (r.cidr_ip(), r.description()));
+        let groups = p
+            .user_id_group_pairs()
+            .iter()
+            .map(|r| (r.group_id(), r.description()));
+        let v6 = p.ipv6_ranges().iter().map(|r| (r.cidr_ipv6(), r.description()));
+        for (peer, description) in v4.chain(groups).chain(v6) {
             out.push((
-                proto.clone(),
+                proto.to_string(),
                 from,
                 to,
-                r.cidr_ip().unwrap().to_string(),
-                r.description().unwrap_or("").to_string(),
-            ));
-        }
-        for r in p.user_id_group_pairs() {
-            out.push((
-                proto.clone(),
-                from,
-                to,
-                r.group_id().unwrap().to_string(),
-                r.description().unwrap_or("").to_string(),
-            ));
-        }
-        for r in p.ipv6_ranges() {
-            out.push((
-                proto.clone(),
-                from,
-                to,
-                r.cidr_ipv6().unwrap().to_string(),
-                r.description().unwrap_or("").to_string(),
+                peer.unwrap().to_string(),
+                description.unwrap_or("").to_string(),
             ));
         }
     }
