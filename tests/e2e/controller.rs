@@ -9,7 +9,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use sg_provisioner::api::SecurityGroupSet;
 
-use crate::support::aws::{attach_interface, create_vpc};
+use crate::support::aws::{attach_interface, create_vpc, tcp_from_world};
 use crate::support::controller::Controller;
 use crate::support::fixture::{Fixture, condition, current, group_id};
 use crate::support::poll_async;
@@ -292,12 +292,7 @@ async fn drift_is_reverted_and_reported_as_an_event() {
     let param = "/sg/drifty/solo/SecurityGroupId";
 
     // A rule added out of band is revoked; a rule removed is restored.
-    let extra = IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(22)
-        .to_port(22)
-        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
-        .build();
+    let extra = tcp_from_world(22);
     f.ec2
         .authorize_security_group_ingress()
         .group_id(&id)

@@ -7,7 +7,7 @@ use std::process::Command;
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
 use serde_json::{Value, json};
 
-use crate::support::aws::attach_interface;
+use crate::support::aws::{attach_interface, tcp_from_world};
 use crate::support::env;
 use crate::support::fixture::Fixture;
 
@@ -84,12 +84,7 @@ async fn plan_shows_creation_then_nothing_then_exactly_the_drift_with_zero_write
 
     // Out of band: SSH from the internet on the web group.
     let web = f.groups("piped").await.remove("web").unwrap().group_id.unwrap();
-    let ssh = IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(22)
-        .to_port(22)
-        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
-        .build();
+    let ssh = tcp_from_world(22);
     f.ec2
         .authorize_security_group_ingress()
         .group_id(&web)

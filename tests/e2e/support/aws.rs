@@ -113,3 +113,17 @@ pub async fn attach_interface(ec2: &aws_sdk_ec2::Client, vpc_id: &str, cidr: &st
         .unwrap();
     eni.network_interface.unwrap().network_interface_id.unwrap()
 }
+
+/// TCP `port` from 0.0.0.0/0: the out-of-band change drift tests make.
+pub fn tcp_from_world(port: i32) -> aws_sdk_ec2::types::IpPermission {
+    aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(port)
+        .to_port(port)
+        .ip_ranges(
+            aws_sdk_ec2::types::IpRange::builder()
+                .cidr_ip("0.0.0.0/0")
+                .build(),
+        )
+        .build()
+}

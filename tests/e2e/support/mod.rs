@@ -193,12 +193,18 @@ extern "C" fn stop_started() {
     let Some(mut started) = STARTED.lock().ok().and_then(|mut g| g.take()) else {
         return;
     };
-    for child in &started.children {
+    terminate(&mut started.children, Duration::from_secs(15));
+    drop(started.dir);
+}
+
+/// SIGTERM to each child, then waits up to `grace` for all of them; SIGKILL for the rest.
+pub fn terminate(children: &mut [Child], grace: Duration) {
+    for child in children.iter() {
         // SAFETY: signalling a child process we spawned and have not yet reaped.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     }
-    let deadline = Instant::now() + Duration::from_secs(15);
-    for child in &mut started.children {
+    let deadline = Instant::now() + grace;
+    for child in children.iter_mut() {
         while child.try_wait().ok().flatten().is_none() {
             if Instant::now() > deadline {
                 let _ = child.kill();
@@ -208,7 +214,6 @@ extern "C" fn stop_started() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    drop(started.dir);
 }
 
 /// Polls `f` until it returns `Some`, panicking with `what` after `timeout`.
