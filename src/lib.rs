@@ -9,6 +9,7 @@ pub mod audit;
 pub mod aws;
 pub mod cli;
 pub mod diff;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod reconcile;

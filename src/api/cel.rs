@@ -1,5 +1,5 @@
 //! The CRD's admission rules (`x-kubernetes-validations`), generated here from the same constants
-//! the Rust validation in `model::validate` uses. `docs/validation.md` lists every rule.
+//! `crate::limits` that the Rust validation in `model::validate` reads. `docs/validation.md` lists every rule.
 //!
 //! Each `fn(&mut Schema)` below is a schemars `transform` attached to one type or field in
 //! `api/mod.rs`. Rules say where the problem is with `fieldPath` (the API server prefixes it to
@@ -13,40 +13,12 @@
 use schemars::Schema;
 use serde_json::{Value, json};
 
-use crate::model::validate::{DEFAULT_MAX_RULES, RISKY_PORTS};
-
-/// At most this many tiers (security groups) in one set.
-pub const MAX_TIERS: u32 = 16;
-/// At most this many rules in one direction of one tier (each rule is at least one AWS rule,
-/// so more always exceeds AWS's default quota of 60).
-pub const MAX_RULES: u32 = 60;
-/// At most this many peers in one rule (each peer is one AWS rule).
-pub const MAX_PEERS: u32 = 20;
-/// Tags per map: AWS allows 50 per resource, and the controller sets 5 of them.
-pub const MAX_USER_TAGS: u32 = 45;
-
-/// DNS label: lower-case letters, digits and `-`, starting and ending alphanumeric.
-pub const DNS_LABEL: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
-pub const VPC_ID: &str = "^vpc-([0-9a-f]{8}|[0-9a-f]{17})$";
-pub const SG_ID: &str = "^sg-([0-9a-f]{8}|[0-9a-f]{17})$";
-pub const PREFIX_LIST_ID: &str = "^pl-[0-9a-f]{1,17}$";
-pub const REGION: &str = "^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$";
-/// An SSM parameter path: `/`-separated, letters, digits and `_.-`, no empty level.
-pub const SSM_PATH: &str = "^(/[a-zA-Z0-9_.-]+)+$";
-/// AWS's characters for group and rule descriptions.
-pub const DESCRIPTION: &str = r"^[a-zA-Z0-9 ._:/()#,@\[\]+=&;{}!$*-]*$";
-pub const PORTS: &str = "^[0-9]{1,5}(-[0-9]{1,5})?$";
-pub const PROTOCOL_NUMBER: &str = "^(0|[1-9][0-9]{0,2})$";
-
-pub const DNS_LABEL_MESSAGE: &str = "must be a DNS label: lower-case letters, digits and '-', at most 63";
-pub const DESCRIPTION_MESSAGE: &str =
-    "must use AWS's character set: letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*";
-pub const ONE_PEER_KEY_MESSAGE: &str =
-    "a peer has exactly one of cidr, ipv6Cidr, prefixListId, tier, self, securityGroupId, setRef";
-pub const SSM_PATH_MESSAGE: &str =
-    "is not an SSM parameter path (/a/b: letters, digits and _.-, at most 15 levels, not under /aws or /ssm)";
-pub const IMMUTABLE_HOWTO: &str = "to move a set, create a new set with the new value and delete this one \
-     (deletionPolicy: Retain keeps AWS as it is)";
+use crate::limits::{
+    AWS_MAX_TAGS, CONTROLLER_TAG_COUNT, CONTROLLER_TAG_PREFIX, DEFAULT_RULES_PER_GROUP, DESCRIPTION,
+    DESCRIPTION_MESSAGE, DNS_LABEL, DNS_LABEL_MESSAGE, IMMUTABLE_HOWTO, MANAGED_BY_TAG, MAX_GROUP_NAME_CHARS,
+    MAX_TAG_KEY_CHARS, MAX_USER_TAGS, NAME_TAG, ONE_PEER_KEY_MESSAGE, PORTS, PREFIX_LIST_ID, PROTOCOL_NUMBER,
+    REGION, RISKY_PORTS, SG_ID, SSM_PATH, SSM_PATH_MESSAGE, VPC_ID,
+};
 
 /// One rule with a fixed message.
 fn rule(rule: impl Into<String>, message: &str, field_path: Option<&str>) -> Value {
@@ -317,13 +289,14 @@ pub fn region_rules(schema: &mut Schema) {
 /// Tag maps (the set's and each tier's).
 pub fn tags_rules(schema: &mut Schema) {
     let aws = "k.lowerAscii().startsWith('aws:')";
-    let reserved = "(k.startsWith('sgprovisioner.io/') || k == 'ManagedBy' || k == 'Name')";
+    let reserved =
+        format!("(k.startsWith('{CONTROLLER_TAG_PREFIX}') || k == '{MANAGED_BY_TAG}' || k == '{NAME_TAG}')");
     add(
         schema,
         vec![
             rule(
-                "self.all(k, size(k) >= 1 && size(k) <= 128)",
-                "tag keys are 1 to 128 characters",
+                format!("self.all(k, size(k) >= 1 && size(k) <= {MAX_TAG_KEY_CHARS})"),
+                &format!("tag keys are 1 to {MAX_TAG_KEY_CHARS} characters"),
                 None,
             ),
             rule_x(
@@ -390,9 +363,9 @@ pub fn tier_rules(schema: &mut Schema) {
     for (field, peers) in [("ingress", "from"), ("egress", "to")] {
         let count = format!("self.{field}.map(r, size(r.{peers})).sum()");
         rules.push(rule_x(
-            format!("{count} <= {DEFAULT_MAX_RULES}"),
+            format!("{count} <= {DEFAULT_RULES_PER_GROUP}"),
             format!(
-                "'tier %s has %d {field} rules; the quota is {DEFAULT_MAX_RULES} per group'.format([self.name, {count}])"
+                "'tier %s has %d {field} rules; the quota is {DEFAULT_RULES_PER_GROUP} per group'.format([self.name, {count}])"
             ),
             Some(&format!(".{field}")),
         ));
@@ -464,7 +437,7 @@ pub fn spec_rules(schema: &mut Schema) {
     rules.push(rule_x(
         format!("!self.tiers.exists(t, {over})"),
         format!(
-            "'tiers %s: the set and tier have more than {MAX_USER_TAGS} tags together; AWS allows 50 tags per resource and 5 are the controller\\'s'\
+            "'tiers %s: the set and tier have more than {MAX_USER_TAGS} tags together; AWS allows {AWS_MAX_TAGS} tags per resource and {CONTROLLER_TAG_COUNT} are the controller\\'s'\
              .format([self.tiers.filter(t, {over}).map(t, t.name)])"
         ),
         Some(".tags"),
@@ -487,10 +460,10 @@ pub fn spec_rules(schema: &mut Schema) {
 /// On the whole object (it needs the set's name): every group name fits AWS's 255 characters.
 pub fn root_group_name_rule() -> kube::core::Rule {
     use kube::core::{Message, Rule};
-    let over = "size(self.metadata.name) + 1 + size(t.name) > 255";
+    let over = format!("size(self.metadata.name) + 1 + size(t.name) > {MAX_GROUP_NAME_CHARS}");
     Rule::new(format!("!self.spec.tiers.exists(t, {over})"))
         .message(Message::Expression(format!(
-            "'group names of tiers %s exceed AWS\\'s 255 characters (set name, -, tier name)'.format([self.spec.tiers.filter(t, {over}).map(t, t.name)])"
+            "'group names of tiers %s exceed AWS\\'s {MAX_GROUP_NAME_CHARS} characters (set name, -, tier name)'.format([self.spec.tiers.filter(t, {over}).map(t, t.name)])"
         )))
         .field_path(".spec.tiers")
 }

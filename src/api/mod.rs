@@ -10,10 +10,14 @@ use serde::{Deserialize, Serialize};
 
 pub mod cel;
 
-use cel::{MAX_PEERS, MAX_RULES, MAX_TIERS, MAX_USER_TAGS};
+use crate::limits::{
+    MAX_DESCRIPTION_CHARS, MAX_PEERS, MAX_RULES, MAX_TAG_VALUE_CHARS, MAX_TIERS, MAX_USER_TAGS,
+};
 
 pub const GROUP: &str = "sgprovisioner.io";
 pub const FINALIZER: &str = "sgprovisioner.io/finalizer";
+/// The adoption annotation prefix: `sgprovisioner.io/adopt-{tier}: sg-...`.
+pub const ADOPT_ANNOTATION: &str = "sgprovisioner.io/adopt-";
 
 /// Desired state: one EC2 security group per tier, in one VPC.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -52,7 +56,7 @@ pub struct SecurityGroupSetSpec {
     pub management_policy: ManagementPolicy,
     /// Tags added to every group and parameter of the set.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(transform = cel::tags_rules, extend("maxProperties" = MAX_USER_TAGS, "additionalProperties" = {"type": "string", "maxLength": 256}))]
+    #[schemars(transform = cel::tags_rules, extend("maxProperties" = MAX_USER_TAGS, "additionalProperties" = {"type": "string", "maxLength": MAX_TAG_VALUE_CHARS}))]
     pub tags: BTreeMap<String, String>,
     /// Allow risky ports (22, 3389, 445, 139, 1433, 3306, 5432, 27017) from 0.0.0.0/0 or ::/0.
     #[serde(default)]
@@ -105,11 +109,11 @@ pub struct Tier {
     pub name: String,
     /// The group's description (AWS: at most 255 ASCII characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 255), transform = cel::description_rules)]
+    #[schemars(length(max = MAX_DESCRIPTION_CHARS), transform = cel::description_rules)]
     pub description: Option<String>,
     /// Tags of this tier's group and parameter (added to the set's tags).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(transform = cel::tags_rules, extend("maxProperties" = MAX_USER_TAGS, "additionalProperties" = {"type": "string", "maxLength": 256}))]
+    #[schemars(transform = cel::tags_rules, extend("maxProperties" = MAX_USER_TAGS, "additionalProperties" = {"type": "string", "maxLength": MAX_TAG_VALUE_CHARS}))]
     pub tags: BTreeMap<String, String>,
     #[serde(default)]
     #[schemars(length(max = MAX_RULES))]
@@ -150,7 +154,7 @@ pub struct EgressRule {
 pub struct Traffic {
     /// Rule description (AWS: at most 255 characters of its allowed set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 255), transform = cel::description_rules)]
+    #[schemars(length(max = MAX_DESCRIPTION_CHARS), transform = cel::description_rules)]
     pub description: Option<String>,
     /// `tcp`, `udp`, `icmp`, `icmpv6`, `all`, or an IP protocol number 0-255.
     #[schemars(extend("maxLength" = 16))]

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use aws_sdk_ec2::types::{IpPermission, SecurityGroup};
 use serde::Serialize;
 
+use crate::limits::RISKY_PORTS;
 use crate::model::RuleMatch;
-use crate::model::validate::RISKY_PORTS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::limits::DEFAULT_RULES_PER_GROUP;
 use crate::metrics::Metrics;
 use crate::model::Limits;
 use crate::reconcile::{self, Context, Settings};
@@ -34,7 +35,7 @@ pub enum Command {
     Run(RunArgs),
     /// Show the changes the controller would make for the sets in a file (read calls only).
     /// Exit code: 0 no changes, 2 changes, 1 error.
-    Plan(pipeline::FileArgs),
+    Plan(pipeline::PlanArgs),
     /// Make AWS match the sets in a file, once, without Kubernetes.
     Apply(pipeline::ApplyArgs),
     /// Delete what `apply` made for the sets in a file.
@@ -44,6 +45,44 @@ pub enum Command {
     /// Check manifests offline against the CRD's schema and rules (no cluster, no AWS).
     /// Exit code: 0 valid, 1 problems, 2 unreadable input.
     Validate(validate::ValidateArgs),
+}
+
+/// How a pipeline command prints its result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+/// The guardrails every command that validates a set takes, with the controller's defaults.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// Inbound rules per group (AWS default 60; accounts can raise it).
+    #[arg(long, env = "SG_MAX_INGRESS_RULES", default_value_t = DEFAULT_RULES_PER_GROUP)]
+    pub max_ingress_rules: usize,
+    /// Outbound rules per group (AWS default 60).
+    #[arg(long, env = "SG_MAX_EGRESS_RULES", default_value_t = DEFAULT_RULES_PER_GROUP)]
+    pub max_egress_rules: usize,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_ingress_rules: self.max_ingress_rules,
+            max_egress_rules: self.max_egress_rules,
+            ..Limits::default()
+        }
+    }
+}
+
+/// The AWS SDK's configuration (credentials, endpoint, region chain), with a region override.
+pub async fn aws_config(region: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4));
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_string()));
+    }
+    loader.load().await
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -71,12 +110,8 @@ pub struct RunArgs {
     pub metrics_addr: String,
     #[arg(long, env = "SG_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
-    /// Inbound rules per group (AWS default 60; accounts can raise it).
-    #[arg(long, env = "SG_MAX_INGRESS_RULES", default_value_t = 60)]
-    pub max_ingress_rules: usize,
-    /// Outbound rules per group (AWS default 60).
-    #[arg(long, env = "SG_MAX_EGRESS_RULES", default_value_t = 60)]
-    pub max_egress_rules: usize,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// This process's name in Events (the pod name in a cluster).
     #[arg(long, env = "POD_NAME", default_value = "sg-provisioner")]
     pub instance: String,
@@ -164,20 +199,11 @@ async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
     };
 
     // Only the leader gets this far: no AWS client exists before.
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4));
-    if let Some(region) = &args.region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
-    }
-    let aws_config = loader.load().await;
+    let aws_config = aws_config(args.region.as_deref()).await;
     let settings = Settings {
         cluster_name: args.cluster_name,
         resync: args.resync_period,
-        limits: Limits {
-            max_ingress_rules: args.max_ingress_rules,
-            max_egress_rules: args.max_egress_rules,
-            ..Limits::default()
-        },
+        limits: args.limits.limits(),
         namespaces: args.namespaces,
         instance: args.instance,
     };

@@ -1,21 +1,23 @@
-//! `plan`, `apply` and `destroy` for pipelines and for trying the tool without a cluster.
-//! They run the controller's own stages (validate, plan, observe, diff, execute) on sets read
-//! from YAML; the owner tag is `{namespace}/{name}` from the file, as in a cluster.
+//! `plan`, `apply` and `destroy` for pipelines and for trying the tool without a cluster. They
+//! run the controller's own stage driver on sets read from YAML, with the controller's limit
+//! flags, `managementPolicy` and `deletionPolicy`. Only the inputs differ: the owner tag is
+//! `{namespace}/{name}` from the file, and another set's group id comes from the parameter it
+//! publishes (there is no cluster to read its status from).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use kube::ResourceExt;
 use serde::Serialize;
 
+use super::{LimitArgs, Output};
 use crate::api::SecurityGroupSet;
-use crate::aws::Aws;
-use crate::diff::{self, Inputs, Plan};
+use crate::aws::{Aws, AwsApi};
+use crate::diff::Plan;
 use crate::metrics::Metrics;
-use crate::model::{self, DesiredSet, Limits};
-use crate::reconcile::{self, execute};
+use crate::model::{self, SetIdentity};
+use crate::reconcile::{Error, Known, Mode, References, SetRefKey, Teardown, driver};
 
 #[derive(clap::Args, Debug)]
 pub struct FileArgs {
@@ -30,12 +32,17 @@ pub struct FileArgs {
     pub region: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Output {
-    Text,
-    Json,
+#[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    /// Show what `destroy` would do instead (as the controller does when the sets are deleted).
+    #[arg(long)]
+    pub destroy: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -69,68 +76,77 @@ pub fn read_sets(file: &PathBuf) -> anyhow::Result<Vec<SecurityGroupSet>> {
     Ok(sets)
 }
 
-async fn base_config(region: Option<&str>) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4));
-    if let Some(r) = region {
-        loader = loader.region(aws_config::Region::new(r.to_string()));
-    }
-    loader.load().await
+/// Without a cluster, another set's group id is the value of the parameter it publishes.
+struct ParameterReferences<'a, A> {
+    aws: &'a A,
 }
 
-/// One set, planned against AWS exactly as the controller would.
-struct Planned {
-    set: SecurityGroupSet,
-    aws: Aws,
-    desired: DesiredSet,
-    observed: diff::Observed,
-    plan: Plan,
-    vpc_id: String,
-}
-
-async fn plan_set(set: SecurityGroupSet, args: &FileArgs, metrics: &Metrics) -> anyhow::Result<Planned> {
-    let key = format!("{}/{}", set.namespace().unwrap_or_default(), set.name_any());
-    let errors = model::validate(&set.name_any(), &set.spec, &Limits::default());
-    if !errors.is_empty() {
-        let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-        bail!("{key}: invalid spec:\n{}", lines.join("\n"));
-    }
-    let region = set.spec.region.as_deref().or(args.region.as_deref());
-    let aws = Aws::new(&base_config(region).await, metrics.clone());
-    let vpc_id = reconcile::resolve_vpc(&set, &aws)
-        .await
-        .with_context(|| key.clone())?;
-    let desired = model::plan(
-        &set.name_any(),
-        &set.namespace().unwrap_or_default(),
-        &set.spec,
-        &args.cluster_name,
-    );
-    // Without a cluster, another set's group id comes from the parameter it publishes.
-    let mut set_refs = BTreeMap::new();
-    for (namespace, name, tier) in desired.set_refs() {
-        if let Some(id) = aws.parameter(&model::parameter_name(&name, &tier)).await? {
-            set_refs.insert((namespace, name, tier), id);
+impl<A: AwsApi> References for ParameterReferences<'_, A> {
+    async fn group_ids(&self, refs: &BTreeSet<SetRefKey>) -> Result<BTreeMap<SetRefKey, String>, Error> {
+        let mut ids = BTreeMap::new();
+        for key in refs {
+            if let Some(id) = self.aws.parameter(&model::parameter_name(&key.1, &key.2)).await? {
+                ids.insert(key.clone(), id);
+            }
         }
+        Ok(ids)
     }
-    let observed = reconcile::observe(&aws, &desired)
+}
+
+async fn aws_for(region: Option<&str>, metrics: &Metrics) -> Aws {
+    Aws::new(&super::aws_config(region).await, metrics.clone())
+}
+
+/// One set through the driver; `Mode::PlanOnly` writes nothing.
+async fn converge(
+    set: &SecurityGroupSet,
+    args: &FileArgs,
+    mode: Mode,
+    metrics: &Metrics,
+) -> anyhow::Result<SetReport> {
+    let identity = SetIdentity::of(set);
+    let validated = model::validate(set, &args.limits.limits()).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+        anyhow::anyhow!("{}: invalid spec:\n{}", identity.key(), lines.join("\n"))
+    })?;
+    let aws = aws_for(identity.region.as_deref().or(args.region.as_deref()), metrics).await;
+    let known = Known {
+        vpc_id: None,
+        spec_changed: true,
+    };
+    let refs = ParameterReferences { aws: &aws };
+    let done = driver::converge(&aws, &refs, &validated, &args.cluster_name, &known, mode)
         .await
-        .with_context(|| key.clone())?;
-    let plan = diff::diff(
-        &desired,
-        &observed,
-        &Inputs {
-            vpc_id: vpc_id.clone(),
-            set_refs,
-        },
-    );
-    Ok(Planned {
-        set,
-        aws,
-        desired,
-        observed,
-        plan,
-        vpc_id,
+        .with_context(|| identity.key())?;
+    let mut report = SetReport::new(&identity, &done.plan, done.executed);
+    report.vpc_id = Some(done.vpc_id);
+    if identity.observe_only() {
+        report.note = Some("managementPolicy ObserveOnly: never applied".into());
+    }
+    Ok(report)
+}
+
+async fn teardown(
+    set: &SecurityGroupSet,
+    args: &FileArgs,
+    mode: Mode,
+    metrics: &Metrics,
+) -> anyhow::Result<SetReport> {
+    let identity = SetIdentity::of(set);
+    let aws = aws_for(identity.region.as_deref().or(args.region.as_deref()), metrics).await;
+    let outcome = driver::teardown(&aws, &identity, &args.cluster_name, mode)
+        .await
+        .with_context(|| identity.key())?;
+    Ok(match outcome {
+        Teardown::Planned { plan, executed } => SetReport::new(&identity, &plan, executed),
+        other => {
+            let mut report = SetReport::new(&identity, &Plan::default(), false);
+            report.note = Some(match other {
+                Teardown::Retained => "deletionPolicy Retain: AWS left as it is".into(),
+                _ => "managementPolicy ObserveOnly: AWS left as it is".into(),
+            });
+            report
+        }
     })
 }
 
@@ -139,93 +155,120 @@ async fn plan_set(set: SecurityGroupSet, args: &FileArgs, metrics: &Metrics) -> 
 struct SetReport {
     namespace: String,
     name: String,
-    vpc_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vpc_id: Option<String>,
     changes: Vec<ChangeReport>,
     waiting_for: Vec<String>,
+    /// Why the set's changes are not (or never) applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+    #[serde(skip)]
+    executed: bool,
 }
 
 #[derive(Serialize)]
 struct ChangeReport {
     kind: &'static str,
+    /// The AWS API call that makes the change.
+    operation: &'static str,
     tier: String,
     change: String,
 }
 
-fn report(p: &Planned) -> SetReport {
-    SetReport {
-        namespace: p.set.namespace().unwrap_or_default(),
-        name: p.set.name_any(),
-        vpc_id: p.vpc_id.clone(),
-        changes: p
-            .plan
-            .actions
-            .iter()
-            .map(|a| ChangeReport {
-                kind: a.kind(),
-                tier: a.tier().to_string(),
-                change: a.to_string(),
-            })
-            .collect(),
-        waiting_for: p
-            .plan
-            .unresolved
-            .iter()
-            .map(|u| format!("{}/{} tier {}", u.namespace, u.name, u.tier))
-            .collect(),
+impl SetReport {
+    fn new(identity: &SetIdentity, plan: &Plan, executed: bool) -> Self {
+        SetReport {
+            namespace: identity.namespace.clone(),
+            name: identity.name.clone(),
+            vpc_id: None,
+            changes: plan
+                .actions
+                .iter()
+                .map(|a| ChangeReport {
+                    kind: a.kind(),
+                    operation: a.operation(),
+                    tier: a.tier().to_string(),
+                    change: a.to_string(),
+                })
+                .collect(),
+            waiting_for: plan
+                .unresolved
+                .iter()
+                .map(|u| format!("{}/{} tier {}", u.namespace, u.name, u.tier))
+                .collect(),
+            note: None,
+            executed,
+        }
+    }
+
+    fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
     }
 }
 
-fn print_plan(planned: &[Planned], output: Output) {
-    let reports: Vec<SetReport> = planned.iter().map(report).collect();
+fn print_reports(reports: &[SetReport], output: Output) {
     let total: usize = reports.iter().map(|r| r.changes.len()).sum();
-    match output {
-        Output::Json => {
-            let doc = serde_json::json!({ "changes": total, "sets": reports });
-            println!("{}", serde_json::to_string_pretty(&doc).expect("serializable"));
+    if output == Output::Json {
+        let doc = serde_json::json!({ "changes": total, "sets": reports });
+        println!("{}", serde_json::to_string_pretty(&doc).expect("serializable"));
+        return;
+    }
+    for r in reports {
+        let vpc = r
+            .vpc_id
+            .as_deref()
+            .map(|v| format!(" (VPC {v})"))
+            .unwrap_or_default();
+        println!("SecurityGroupSet {}{vpc}:", r.key());
+        if r.changes.is_empty() {
+            println!("  no changes");
         }
-        Output::Text => {
-            for r in &reports {
-                println!("SecurityGroupSet {}/{} (VPC {}):", r.namespace, r.name, r.vpc_id);
-                if r.changes.is_empty() {
-                    println!("  no changes");
-                }
-                for c in &r.changes {
-                    println!("  {}", c.change);
-                }
-                for w in &r.waiting_for {
-                    println!("  ! waiting for {w}: its rules are left out until it publishes its group id");
-                }
-            }
-            let count = |prefix: char| {
-                reports
-                    .iter()
-                    .flat_map(|r| &r.changes)
-                    .filter(|c| c.change.starts_with(prefix))
-                    .count()
-            };
-            if total == 0 {
-                println!("\nNo changes. AWS matches the spec.");
-            } else {
-                println!(
-                    "\nPlan: {} to add, {} to change, {} to remove.",
-                    count('+'),
-                    count('~'),
-                    count('-')
-                );
-            }
+        for c in &r.changes {
+            println!("  {}", c.change);
         }
+        for w in &r.waiting_for {
+            println!("  ! waiting for {w}: its rules are left out until it publishes its group id");
+        }
+        if let Some(note) = &r.note {
+            println!("  ! {note}");
+        }
+    }
+    let count = |prefix: char| {
+        reports
+            .iter()
+            .flat_map(|r| &r.changes)
+            .filter(|c| c.change.starts_with(prefix))
+            .count()
+    };
+    if total == 0 {
+        println!("\nNo changes. AWS matches the spec.");
+    } else {
+        println!(
+            "\nPlan: {} to add, {} to change, {} to remove.",
+            count('+'),
+            count('~'),
+            count('-')
+        );
     }
 }
 
 /// `plan`: read calls only. Exit 0 no changes, 2 changes, 1 error.
-pub async fn plan(args: FileArgs) -> anyhow::Result<i32> {
+pub async fn plan(args: PlanArgs) -> anyhow::Result<i32> {
     let metrics = Metrics::default();
-    let mut planned = Vec::new();
-    for set in read_sets(&args.file)? {
-        planned.push(plan_set(set, &args, &metrics).await?);
+    let mut sets = read_sets(&args.files.file)?;
+    let mut reports = Vec::new();
+    if args.destroy {
+        sets.reverse();
     }
-    print_plan(&planned, args.output);
-    let changes = planned.iter().any(|p| !p.plan.actions.is_empty());
+    for set in &sets {
+        reports.push(if args.destroy {
+            teardown(set, &args.files, Mode::PlanOnly, &metrics).await?
+        } else {
+            converge(set, &args.files, Mode::PlanOnly, &metrics).await?
+        });
+    }
+    print_reports(&reports, args.files.output);
+    let changes = reports.iter().any(|r| !r.changes.is_empty());
     Ok(if changes { 2 } else { 0 })
 }
 
@@ -243,15 +286,17 @@ fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
-/// `apply`: one-shot reconcile of the file's sets, in file order.
+/// `apply`: a one-shot reconcile of the file's sets, in file order. Each set is planned again
+/// right before it is applied, so a `setRef` to a set applied just before resolves.
 pub async fn apply(args: ApplyArgs) -> anyhow::Result<i32> {
     let metrics = Metrics::default();
+    let sets = read_sets(&args.files.file)?;
     let mut planned = Vec::new();
-    for set in read_sets(&args.files.file)? {
-        planned.push(plan_set(set, &args.files, &metrics).await?);
+    for set in &sets {
+        planned.push(converge(set, &args.files, Mode::PlanOnly, &metrics).await?);
     }
-    print_plan(&planned, args.files.output);
-    let total: usize = planned.iter().map(|p| p.plan.actions.len()).sum();
+    print_reports(&planned, args.files.output);
+    let total: usize = planned.iter().map(|p| p.changes.len()).sum();
     if total == 0 {
         return Ok(0);
     }
@@ -259,44 +304,28 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<i32> {
         eprintln!("Nothing applied.");
         return Ok(1);
     }
-    for p in &planned {
-        // A set whose setRef points at a set applied just before is planned again first.
-        let replanned;
-        let p = if p.plan.unresolved.is_empty() {
-            p
-        } else {
-            replanned = plan_set(p.set.clone(), &args.files, &metrics).await?;
-            &replanned
-        };
-        execute::run(&p.aws, &p.desired, &p.plan, &p.observed, &p.vpc_id, true).await?;
-        let key = format!("{}/{}", p.set.namespace().unwrap_or_default(), p.set.name_any());
-        eprintln!("{key}: {} change(s) applied", p.plan.actions.len());
+    for set in &sets {
+        let done = converge(set, &args.files, Mode::Execute, &metrics).await?;
+        match done.executed {
+            true => eprintln!("{}: {} change(s) applied", done.key(), done.changes.len()),
+            false => eprintln!("{}: ObserveOnly, nothing applied", done.key()),
+        }
     }
     Ok(0)
 }
 
 /// `destroy`: deletes what `apply` made for the file's sets, in reverse file order, in the
-/// controller's deletion order (revoke references, delete groups, then parameters).
+/// controller's deletion order, honouring `deletionPolicy: Retain` and `ObserveOnly`.
 pub async fn destroy(args: ApplyArgs) -> anyhow::Result<i32> {
     let metrics = Metrics::default();
-    let mut teardowns = Vec::new();
-    for set in read_sets(&args.files.file)?.into_iter().rev() {
-        let region = set.spec.region.as_deref().or(args.files.region.as_deref());
-        let aws = Aws::new(&base_config(region).await, metrics.clone());
-        let desired = model::plan(
-            &set.name_any(),
-            &set.namespace().unwrap_or_default(),
-            &set.spec,
-            &args.files.cluster_name,
-        );
-        let observed = reconcile::observe(&aws, &desired).await?;
-        let steps = diff::teardown(&observed);
-        for s in &steps {
-            println!("  {s}");
-        }
-        teardowns.push((set, aws, desired, steps));
+    let mut sets = read_sets(&args.files.file)?;
+    sets.reverse();
+    let mut planned = Vec::new();
+    for set in &sets {
+        planned.push(teardown(set, &args.files, Mode::PlanOnly, &metrics).await?);
     }
-    let total: usize = teardowns.iter().map(|t| t.3.len()).sum();
+    print_reports(&planned, args.files.output);
+    let total: usize = planned.iter().map(|t| t.changes.len()).sum();
     if total == 0 {
         println!("Nothing to destroy.");
         return Ok(0);
@@ -305,13 +334,11 @@ pub async fn destroy(args: ApplyArgs) -> anyhow::Result<i32> {
         eprintln!("Nothing destroyed.");
         return Ok(1);
     }
-    for (set, aws, desired, steps) in &teardowns {
-        execute::teardown(aws, steps, &desired.ownership.owner).await?;
-        eprintln!(
-            "{}/{}: destroyed",
-            set.namespace().unwrap_or_default(),
-            set.name_any()
-        );
+    for set in &sets {
+        let done = teardown(set, &args.files, Mode::Execute, &metrics).await?;
+        if done.executed {
+            eprintln!("{}: destroyed", done.key());
+        }
     }
     Ok(0)
 }

@@ -1,6 +1,7 @@
 //! `sg-provisioner validate -f FILE|DIR|-`: the admission rules, offline (no cluster, no AWS),
 //! for CI pipelines. Every document of every file is checked twice, as the API server would:
-//! against the CRD's schema (`schema`: types, required fields, bounds, unknown fields) and
+//! against the CRD's schema (`schema`, with the `jsonschema` crate: types, required fields,
+//! bounds, unknown fields; `metadata` by hand) and
 //! against its rules (`model::validate`, the Rust twin of the CEL rules). It also warns about
 //! what the seed's security audit would flag: a port other than 80/443 open to the world.
 //!
@@ -16,6 +17,7 @@ use serde_json::Value;
 use crate::api::{Peer, SecurityGroupSetSpec};
 use crate::model::{self, Limits, rule_match};
 
+pub mod metadata;
 pub mod schema;
 
 #[derive(clap::Args, Debug)]
@@ -27,10 +29,10 @@ pub struct ValidateArgs {
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
     /// Inbound rules per group, as the controller's --max-ingress-rules (the CRD enforces 60).
-    #[arg(long, env = "SG_MAX_INGRESS_RULES", default_value_t = model::validate::DEFAULT_MAX_RULES)]
+    #[arg(long, env = "SG_MAX_INGRESS_RULES", default_value_t = crate::limits::DEFAULT_RULES_PER_GROUP)]
     pub max_ingress_rules: usize,
     /// Outbound rules per group, as the controller's --max-egress-rules (the CRD enforces 60).
-    #[arg(long, env = "SG_MAX_EGRESS_RULES", default_value_t = model::validate::DEFAULT_MAX_RULES)]
+    #[arg(long, env = "SG_MAX_EGRESS_RULES", default_value_t = crate::limits::DEFAULT_RULES_PER_GROUP)]
     pub max_egress_rules: usize,
 }
 
@@ -320,7 +322,7 @@ pub fn check_document(doc: &Value, limits: &Limits) -> Vec<(Severity, String, St
                     .is_some_and(|rest| rest.starts_with(['.', '[']))
         })
     };
-    let errors = model::validate(name, &spec, limits);
+    let errors = model::check(name, &spec, limits);
     for e in &errors {
         if !covered(&e.path) {
             out.push((Severity::Error, e.path.clone(), e.message.clone()));

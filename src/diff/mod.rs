@@ -1,16 +1,26 @@
-//! Pure: desired state vs what AWS holds → the ordered actions that converge them.
+//! Pure: desired state vs what AWS holds → the ordered actions that converge them, and what
+//! must refuse the plan before any of it runs.
 //!
-//! Order (make-before-break): create groups, authorize new rules, re-describe changed ones,
-//! revoke unwanted ones, reconcile tags, write parameters, then delete removed or duplicate
-//! groups (their references were revoked above) and their parameters.
+//! Order (make-before-break): create and adopt groups, authorize new rules, re-describe changed
+//! ones, revoke unwanted ones, reconcile tags, write parameters, then delete removed or
+//! duplicate groups (their references were revoked above) and their parameters.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::model::{DesiredGroup, DesiredSet, Direction, RuleMatch, SymbolicPeer, TIER_TAG};
+use crate::model::{
+    CLUSTER_TAG, DesiredGroup, DesiredSet, Direction, OWNER_TAG, Ownership, RuleMatch, TIER_TAG,
+};
 
+mod action;
+mod rules;
+mod teardown;
 #[cfg(test)]
 mod tests;
+
+pub use action::Action;
+pub use rules::{RuleChanges, default_egress, rule_changes};
+pub use teardown::teardown;
 
 /// A security group that exists, or one this plan creates (known by its tier).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -76,7 +86,7 @@ impl ObservedGroup {
         self.tags.get(TIER_TAG).map(String::as_str)
     }
 
-    fn rules(&self, direction: Direction) -> &[Rule] {
+    pub fn rules(&self, direction: Direction) -> &[Rule] {
         match direction {
             Direction::Ingress => &self.ingress,
             Direction::Egress => &self.egress,
@@ -84,12 +94,24 @@ impl ObservedGroup {
     }
 }
 
-/// What AWS holds for the set: its groups (found by owner tag) and its parameters.
+/// A parameter under the set's prefix. Its tags are read only when a decision needs them (a
+/// write to it, a spec change, a teardown): a resync that changes nothing does not read them.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ObservedParameter {
+    pub value: String,
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// What AWS holds for the set.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Observed {
+    /// Groups with both our owner and cluster tags.
     pub groups: Vec<ObservedGroup>,
-    /// Parameter name → value, under `/sg/{set}/`.
-    pub parameters: BTreeMap<String, String>,
+    /// Parameters under `/sg/{set}/`, by name.
+    pub parameters: BTreeMap<String, ObservedParameter>,
+    /// Groups named by adoption annotations, by tier, as AWS reports them (`None`: no such
+    /// group). Read only for tiers that have no group of ours.
+    pub adoptable: BTreeMap<String, Option<ObservedGroup>>,
 }
 
 /// Everything the diff needs that is neither spec nor observed AWS state.
@@ -100,159 +122,6 @@ pub struct Inputs {
     pub set_refs: BTreeMap<(String, String, String), String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    CreateGroup {
-        tier: String,
-        name: String,
-        description: String,
-        tags: BTreeMap<String, String>,
-    },
-    Authorize {
-        tier: String,
-        group: GroupRef,
-        direction: Direction,
-        rules: Vec<Rule>,
-    },
-    UpdateDescriptions {
-        tier: String,
-        group: GroupRef,
-        direction: Direction,
-        rules: Vec<Rule>,
-    },
-    Revoke {
-        tier: String,
-        group: GroupRef,
-        direction: Direction,
-        rules: Vec<Rule>,
-    },
-    Tag {
-        tier: String,
-        group_id: String,
-        tags: BTreeMap<String, String>,
-    },
-    Untag {
-        tier: String,
-        group_id: String,
-        keys: Vec<String>,
-    },
-    PutParameter {
-        tier: String,
-        name: String,
-        group: GroupRef,
-        tags: BTreeMap<String, String>,
-    },
-    DeleteGroup {
-        tier: String,
-        group_id: String,
-        why: &'static str,
-    },
-    DeleteParameter {
-        name: String,
-    },
-}
-
-impl Action {
-    /// A stable name of the change, for JSON output.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Action::CreateGroup { .. } => "create-group",
-            Action::Authorize { .. } => "authorize",
-            Action::UpdateDescriptions { .. } => "update-descriptions",
-            Action::Revoke { .. } => "revoke",
-            Action::Tag { .. } => "tag",
-            Action::Untag { .. } => "untag",
-            Action::PutParameter { .. } => "put-parameter",
-            Action::DeleteGroup { .. } => "delete-group",
-            Action::DeleteParameter { .. } => "delete-parameter",
-        }
-    }
-
-    /// The tier the change belongs to (empty for a parameter without one).
-    pub fn tier(&self) -> &str {
-        match self {
-            Action::CreateGroup { tier, .. }
-            | Action::Authorize { tier, .. }
-            | Action::UpdateDescriptions { tier, .. }
-            | Action::Revoke { tier, .. }
-            | Action::Tag { tier, .. }
-            | Action::Untag { tier, .. }
-            | Action::PutParameter { tier, .. }
-            | Action::DeleteGroup { tier, .. } => tier,
-            Action::DeleteParameter { name } => name.split('/').nth(3).unwrap_or_default(),
-        }
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rules = |rules: &[Rule], direction: &Direction| {
-            let word = if *direction == Direction::Ingress {
-                "from"
-            } else {
-                "to"
-            };
-            rules
-                .iter()
-                .map(|r| format!("{} {word} {}", r.traffic, r.peer))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        match self {
-            Action::CreateGroup { tier, name, .. } => write!(f, "+ create group {name} (tier {tier})"),
-            Action::Authorize {
-                tier,
-                direction,
-                rules: r,
-                ..
-            } => {
-                write!(
-                    f,
-                    "+ authorize {} {tier}: {}",
-                    direction.as_str(),
-                    rules(r, direction)
-                )
-            }
-            Action::UpdateDescriptions {
-                tier,
-                direction,
-                rules: r,
-                ..
-            } => {
-                write!(
-                    f,
-                    "~ describe {} {tier}: {}",
-                    direction.as_str(),
-                    rules(r, direction)
-                )
-            }
-            Action::Revoke {
-                tier,
-                direction,
-                rules: r,
-                ..
-            } => {
-                write!(
-                    f,
-                    "- revoke {} {tier}: {}",
-                    direction.as_str(),
-                    rules(r, direction)
-                )
-            }
-            Action::Tag { tier, tags, .. } => {
-                let kv: Vec<_> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                write!(f, "~ tag {tier}: {}", kv.join(", "))
-            }
-            Action::Untag { tier, keys, .. } => write!(f, "~ untag {tier}: {}", keys.join(", ")),
-            Action::PutParameter { name, group, .. } => write!(f, "+ parameter {name} = {group}"),
-            Action::DeleteGroup { tier, group_id, why } => {
-                write!(f, "- delete group {group_id} (tier {tier}, {why})")
-            }
-            Action::DeleteParameter { name } => write!(f, "- delete parameter {name}"),
-        }
-    }
-}
-
 /// A peer that cannot be resolved yet: another set's tier without a group id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unresolved {
@@ -261,26 +130,48 @@ pub struct Unresolved {
     pub tier: String,
 }
 
-/// The result of [`diff`].
+/// Why the plan must not run: found before any write, so AWS is never left half-done.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A parameter the set would write carries another owner's tags (or none of ours).
+    ForeignParameter { name: String, owner: String },
+    /// An adoption annotation names a group the set may not take.
+    AdoptionRefused { tier: String, id: String, why: String },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::ForeignParameter { name, owner } => write!(
+                f,
+                "parameter {name} belongs to {owner}, not to this set: remove it or rename the set"
+            ),
+            Refusal::AdoptionRefused { tier, id, why } => write!(f, "tier {tier}: cannot adopt {id}: {why}"),
+        }
+    }
+}
+
+/// The result of [`diff`] (and of [`teardown`]).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Plan {
+    /// Every AWS write, in the order to make them.
     pub actions: Vec<Action>,
     /// Groups the set keeps, by tier (existing or pending).
     pub groups: BTreeMap<String, GroupRef>,
     /// Rules left out because their peer set has no group id yet.
     pub unresolved: Vec<Unresolved>,
+    /// Reasons not to run the plan at all.
+    pub refusals: Vec<Refusal>,
+    /// Parameters whose tags decide an action but were not read: read them and diff again.
+    pub unread_parameter_tags: Vec<String>,
 }
 
-/// AWS adds this egress rule to every new group; the set revokes it unless it asks for it.
-pub fn default_egress() -> Rule {
-    Rule {
-        traffic: RuleMatch {
-            protocol: "-1".into(),
-            from_port: -1,
-            to_port: -1,
-        },
-        peer: ConcretePeer::Cidr("0.0.0.0/0".into()),
-        description: None,
+/// Who a tag map says owns a resource, for messages.
+pub fn owner_of(tags: &BTreeMap<String, String>) -> String {
+    match (tags.get(OWNER_TAG), tags.get(CLUSTER_TAG)) {
+        (Some(o), Some(c)) => format!("owner {o} in cluster {c}"),
+        (Some(o), None) => format!("owner {o} (no cluster tag)"),
+        _ => "no owner tag".into(),
     }
 }
 
@@ -310,9 +201,89 @@ pub fn choose_groups<'a>(
     (kept, surplus)
 }
 
+/// Whether the group an annotation names may become the tier's: same VPC, the tier's name, and
+/// no other owner or cluster on it.
+fn adoption_refusal(
+    wanted: &DesiredGroup,
+    found: Option<&ObservedGroup>,
+    vpc_id: &str,
+    us: &Ownership,
+) -> Option<String> {
+    let Some(found) = found else {
+        return Some("no such group".into());
+    };
+    if found.vpc_id != vpc_id {
+        return Some(format!("it is in {}, the set's VPC is {vpc_id}", found.vpc_id));
+    }
+    if found.name != wanted.name {
+        return Some(format!(
+            "it is named {}, the tier's group must be named {}",
+            found.name, wanted.name
+        ));
+    }
+    if let Some(owner) = found.tags.get(OWNER_TAG).filter(|o| **o != us.owner) {
+        return Some(format!("it is owned by {owner}"));
+    }
+    if let Some(cluster) = found.tags.get(CLUSTER_TAG).filter(|c| **c != us.cluster) {
+        return Some(format!(
+            "it belongs to cluster {cluster}, this controller is cluster {}",
+            us.cluster
+        ));
+    }
+    None
+}
+
+/// The actions of each stage, concatenated in this order at the end.
+#[derive(Default)]
+struct Stages {
+    create: Vec<Action>,
+    adopt: Vec<Action>,
+    authorize: Vec<Action>,
+    describe: Vec<Action>,
+    revoke: Vec<Action>,
+    tag: Vec<Action>,
+    parameters: Vec<Action>,
+    delete: Vec<Action>,
+}
+
+impl Stages {
+    fn into_actions(self) -> Vec<Action> {
+        [
+            self.create,
+            self.adopt,
+            self.authorize,
+            self.describe,
+            self.revoke,
+            self.tag,
+            self.parameters,
+            self.delete,
+        ]
+        .concat()
+    }
+}
+
 pub fn diff(desired: &DesiredSet, observed: &Observed, inputs: &Inputs) -> Plan {
-    let (kept, surplus) = choose_groups(desired, observed, &inputs.vpc_id);
-    let groups: BTreeMap<String, GroupRef> = desired
+    let (mut kept, surplus) = choose_groups(desired, observed, &inputs.vpc_id);
+    let mut plan = Plan::default();
+    let mut adopted = BTreeSet::new();
+    for (tier, id) in &desired.adopt {
+        let Some(wanted) = desired.group(tier).filter(|_| !kept.contains_key(tier)) else {
+            continue;
+        };
+        let found = observed.adoptable.get(tier).and_then(Option::as_ref);
+        match adoption_refusal(wanted, found, &inputs.vpc_id, &desired.ownership) {
+            Some(why) => plan.refusals.push(Refusal::AdoptionRefused {
+                tier: tier.clone(),
+                id: id.clone(),
+                why,
+            }),
+            None => {
+                kept.insert(tier.clone(), found.expect("checked above"));
+                adopted.insert(tier.clone());
+            }
+        }
+    }
+    plan.groups = desired
         .groups
         .iter()
         .map(|g| {
@@ -323,232 +294,231 @@ pub fn diff(desired: &DesiredSet, observed: &Observed, inputs: &Inputs) -> Plan 
             (g.tier.clone(), r)
         })
         .collect();
-
-    let mut plan = Plan {
-        groups: groups.clone(),
-        ..Default::default()
-    };
-    let mut creates = Vec::new();
-    let (mut authorize, mut describe, mut revoke, mut tag, mut params) =
-        (vec![], vec![], vec![], vec![], vec![]);
-
+    let mut stages = Stages::default();
     for group in &desired.groups {
-        let reference = groups[&group.tier].clone();
         let existing = kept.get(&group.tier).copied();
-        if existing.is_none() {
-            creates.push(Action::CreateGroup {
-                tier: group.tier.clone(),
-                name: group.name.clone(),
-                description: group.description.clone(),
-                tags: group.tags.clone(),
-            });
-        }
-        for direction in [Direction::Ingress, Direction::Egress] {
-            let want = resolve_rules(group, direction, &groups, inputs, &mut plan.unresolved);
-            let have: Vec<Rule> = match (existing, direction) {
-                (Some(o), d) => o.rules(d).to_vec(),
-                (None, Direction::Egress) => vec![default_egress()],
-                (None, Direction::Ingress) => vec![],
-            };
-            let have_keys: BTreeMap<_, _> = have.iter().map(|r| (r.key(), r)).collect();
-            let want_keys: BTreeSet<_> = want.iter().map(Rule::key).collect();
-            let new: Vec<Rule> = want
-                .iter()
-                .filter(|r| !have_keys.contains_key(&r.key()))
-                .cloned()
-                .collect();
-            let redescribed: Vec<Rule> = want
-                .iter()
-                .filter(|r| {
-                    have_keys
-                        .get(&r.key())
-                        .is_some_and(|h| h.description != r.description)
-                })
-                .cloned()
-                .collect();
-            let gone: Vec<Rule> = have
-                .iter()
-                .filter(|r| !want_keys.contains(&r.key()))
-                .cloned()
-                .collect();
-            let tier = group.tier.clone();
-            if !new.is_empty() {
-                authorize.push(Action::Authorize {
-                    tier: tier.clone(),
-                    group: reference.clone(),
-                    direction,
-                    rules: new,
-                });
-            }
-            if !redescribed.is_empty() {
-                describe.push(Action::UpdateDescriptions {
-                    tier: tier.clone(),
-                    group: reference.clone(),
-                    direction,
-                    rules: redescribed,
-                });
-            }
-            if !gone.is_empty() {
-                revoke.push(Action::Revoke {
-                    tier,
-                    group: reference.clone(),
-                    direction,
-                    rules: gone,
-                });
-            }
-        }
-        if let Some(o) = existing {
-            let add: BTreeMap<_, _> = group
-                .tags
-                .iter()
-                .filter(|(k, v)| o.tags.get(*k) != Some(v))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            let remove: Vec<String> = o
-                .tags
-                .keys()
-                .filter(|k| !group.tags.contains_key(*k) && !k.starts_with("aws:"))
-                .cloned()
-                .collect();
-            if !add.is_empty() {
-                tag.push(Action::Tag {
-                    tier: group.tier.clone(),
-                    group_id: o.id.clone(),
-                    tags: add,
-                });
-            }
-            if !remove.is_empty() {
-                tag.push(Action::Untag {
-                    tier: group.tier.clone(),
-                    group_id: o.id.clone(),
-                    keys: remove,
-                });
-            }
-        }
-        let current = observed.parameters.get(&group.parameter_name);
-        let up_to_date = matches!((&reference, current), (GroupRef::Existing(id), Some(v)) if id == v);
-        if !up_to_date {
-            params.push(Action::PutParameter {
-                tier: group.tier.clone(),
-                name: group.parameter_name.clone(),
-                group: reference.clone(),
-                tags: group.tags.clone(),
-            });
-        }
+        group_actions(
+            group,
+            existing,
+            adopted.contains(&group.tier),
+            &mut plan,
+            inputs,
+            &mut stages,
+        );
+        parameter_actions(
+            group,
+            &plan.groups[&group.tier].clone(),
+            observed,
+            desired,
+            &mut plan,
+            &mut stages,
+        );
     }
-
-    // Surplus groups: their rules referencing kept groups go with them; other groups' rules
-    // referencing them were revoked above (they are not desired).
-    let mut deletes = Vec::new();
-    for group in &surplus {
-        let tier = group.tier().unwrap_or("?").to_string();
-        let why = if group.tier().and_then(|t| desired.group(t)).is_some() {
-            "duplicate"
-        } else {
-            "tier removed"
-        };
-        deletes.push(Action::DeleteGroup {
-            tier,
-            group_id: group.id.clone(),
-            why,
-        });
-    }
-    let wanted_params: BTreeSet<&str> = desired.groups.iter().map(|g| g.parameter_name.as_str()).collect();
-    for name in observed.parameters.keys() {
-        if !wanted_params.contains(name.as_str()) && name.ends_with("/SecurityGroupId") {
-            deletes.push(Action::DeleteParameter { name: name.clone() });
-        }
-    }
-
-    plan.actions = [creates, authorize, describe, revoke, tag, params, deletes].concat();
+    surplus_actions(desired, observed, &surplus, &mut plan, &mut stages);
+    plan.actions = stages.into_actions();
     plan
 }
 
-fn resolve_rules(
+/// A tier's group: create it, or adopt it, or bring its rules and tags to the spec.
+fn group_actions(
     group: &DesiredGroup,
-    direction: Direction,
-    groups: &BTreeMap<String, GroupRef>,
+    existing: Option<&ObservedGroup>,
+    adopted: bool,
+    plan: &mut Plan,
     inputs: &Inputs,
-    unresolved: &mut Vec<Unresolved>,
-) -> Vec<Rule> {
-    group
-        .rules(direction)
-        .iter()
-        .filter_map(|r| {
-            let peer = match &r.peer {
-                SymbolicPeer::Cidr(c) => ConcretePeer::Cidr(c.clone()),
-                SymbolicPeer::Ipv6Cidr(c) => ConcretePeer::Ipv6Cidr(c.clone()),
-                SymbolicPeer::PrefixList(p) => ConcretePeer::PrefixList(p.clone()),
-                SymbolicPeer::Group(id) => ConcretePeer::Group(GroupRef::Existing(id.clone())),
-                SymbolicPeer::Tier(t) => ConcretePeer::Group(groups.get(t)?.clone()),
-                SymbolicPeer::SetRef {
-                    namespace,
-                    name,
-                    tier,
-                } => {
-                    match inputs
-                        .set_refs
-                        .get(&(namespace.clone(), name.clone(), tier.clone()))
-                    {
-                        Some(id) => ConcretePeer::Group(GroupRef::Existing(id.clone())),
-                        None => {
-                            let u = Unresolved {
-                                namespace: namespace.clone(),
-                                name: name.clone(),
-                                tier: tier.clone(),
-                            };
-                            if !unresolved.contains(&u) {
-                                unresolved.push(u);
-                            }
-                            return None;
-                        }
-                    }
-                }
-            };
-            Some(Rule {
-                traffic: r.traffic.clone(),
-                peer,
-                description: r.description.clone(),
-            })
-        })
-        .collect()
-}
-
-/// Deletion (`deletionPolicy: Delete`): revoke rules that reference the set's groups, delete
-/// the groups, delete the parameters.
-pub fn teardown(observed: &Observed) -> Vec<Action> {
-    let ids: BTreeSet<&str> = observed.groups.iter().map(|g| g.id.as_str()).collect();
-    let references = |r: &Rule| matches!(&r.peer, ConcretePeer::Group(GroupRef::Existing(id)) if ids.contains(id.as_str()));
-    let mut actions = Vec::new();
-    for group in &observed.groups {
-        let tier = group.tier().unwrap_or("?").to_string();
-        for direction in [Direction::Ingress, Direction::Egress] {
-            let rules: Vec<Rule> = group
-                .rules(direction)
-                .iter()
-                .filter(|r| references(r))
-                .cloned()
-                .collect();
-            if !rules.is_empty() {
-                actions.push(Action::Revoke {
-                    tier: tier.clone(),
-                    group: GroupRef::Existing(group.id.clone()),
-                    direction,
-                    rules,
-                });
-            }
-        }
-    }
-    for group in &observed.groups {
-        let tier = group.tier().unwrap_or("?").to_string();
-        actions.push(Action::DeleteGroup {
-            tier,
-            group_id: group.id.clone(),
-            why: "set deleted",
+    stages: &mut Stages,
+) {
+    let tier = group.tier.clone();
+    if existing.is_none() {
+        stages.create.push(Action::CreateGroup {
+            tier: tier.clone(),
+            name: group.name.clone(),
+            vpc_id: inputs.vpc_id.clone(),
+            description: group.description.clone(),
+            tags: group.tags.clone(),
         });
     }
-    for name in observed.parameters.keys() {
-        actions.push(Action::DeleteParameter { name: name.clone() });
+    for direction in [Direction::Ingress, Direction::Egress] {
+        rule_actions(group, existing, direction, plan, inputs, stages);
     }
-    actions
+    let Some(o) = existing else { return };
+    let (add, remove) = tag_changes(&group.tags, &o.tags);
+    let group_id = o.id.clone();
+    if !add.is_empty() && adopted {
+        stages.adopt.push(Action::AdoptGroup {
+            tier: tier.clone(),
+            group_id: group_id.clone(),
+            tags: add,
+        });
+    } else if !add.is_empty() {
+        stages.tag.push(Action::TagGroup {
+            tier: tier.clone(),
+            group_id: group_id.clone(),
+            tags: add,
+        });
+    }
+    if !remove.is_empty() {
+        stages.tag.push(Action::UntagGroup {
+            tier,
+            group_id,
+            keys: remove,
+        });
+    }
+}
+
+/// One direction of a group: authorize what is missing, re-describe, revoke what is not wanted.
+/// A new group starts with AWS's default egress rule, which is revoked unless it is wanted.
+fn rule_actions(
+    group: &DesiredGroup,
+    existing: Option<&ObservedGroup>,
+    direction: Direction,
+    plan: &mut Plan,
+    inputs: &Inputs,
+    stages: &mut Stages,
+) {
+    let want = rules::resolve(group, direction, &plan.groups, inputs, &mut plan.unresolved);
+    let have: Vec<Rule> = match (existing, direction) {
+        (Some(o), d) => o.rules(d).to_vec(),
+        (None, Direction::Egress) => vec![default_egress()],
+        (None, Direction::Ingress) => vec![],
+    };
+    let changes = rule_changes(&want, &have);
+    let (tier, group) = (group.tier.clone(), plan.groups[&group.tier].clone());
+    if !changes.new.is_empty() {
+        stages.authorize.push(Action::Authorize {
+            tier: tier.clone(),
+            group: group.clone(),
+            direction,
+            rules: changes.new,
+        });
+    }
+    if !changes.redescribed.is_empty() {
+        stages.describe.push(Action::UpdateDescriptions {
+            tier: tier.clone(),
+            group: group.clone(),
+            direction,
+            rules: changes.redescribed,
+        });
+    }
+    if !changes.gone.is_empty() {
+        stages.revoke.push(Action::Revoke {
+            tier,
+            group,
+            direction,
+            rules: changes.gone,
+        });
+    }
+}
+
+/// Tags to add (or change) and keys to remove, so that `have` becomes `want`; AWS's own `aws:`
+/// tags are never touched.
+fn tag_changes(
+    want: &BTreeMap<String, String>,
+    have: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let add = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = have
+        .keys()
+        .filter(|k| !want.contains_key(*k) && !k.starts_with("aws:"))
+        .cloned()
+        .collect();
+    (add, remove)
+}
+
+/// The tier's parameter: create it, or correct its value and tags when it is ours.
+fn parameter_actions(
+    group: &DesiredGroup,
+    reference: &GroupRef,
+    observed: &Observed,
+    desired: &DesiredSet,
+    plan: &mut Plan,
+    stages: &mut Stages,
+) {
+    let (tier, name) = (group.tier.clone(), group.parameter_name.clone());
+    let Some(current) = observed.parameters.get(&name) else {
+        stages.parameters.push(Action::CreateParameter {
+            tier,
+            name,
+            group: reference.clone(),
+            tags: group.tags.clone(),
+        });
+        return;
+    };
+    let value_ok = matches!(reference, GroupRef::Existing(id) if *id == current.value);
+    let tags = match &current.tags {
+        None if value_ok => return,
+        None => return plan.unread_parameter_tags.push(name),
+        Some(tags) => tags,
+    };
+    let (add, remove) = tag_changes(&group.tags, tags);
+    if (!value_ok || !add.is_empty() || !remove.is_empty()) && !desired.ownership.owns(tags) {
+        plan.refusals.push(Refusal::ForeignParameter {
+            name,
+            owner: owner_of(tags),
+        });
+        return;
+    }
+    if !value_ok {
+        stages.parameters.push(Action::OverwriteParameter {
+            tier: tier.clone(),
+            name: name.clone(),
+            group: reference.clone(),
+        });
+    }
+    if !add.is_empty() {
+        stages.parameters.push(Action::TagParameter {
+            tier: tier.clone(),
+            name: name.clone(),
+            tags: add,
+        });
+    }
+    if !remove.is_empty() {
+        stages.parameters.push(Action::UntagParameter {
+            tier,
+            name,
+            keys: remove,
+        });
+    }
+}
+
+/// Groups of removed tiers (or duplicates) and parameters of removed tiers, when ours.
+fn surplus_actions(
+    desired: &DesiredSet,
+    observed: &Observed,
+    surplus: &[&ObservedGroup],
+    plan: &mut Plan,
+    stages: &mut Stages,
+) {
+    for group in surplus {
+        let known = group.tier().and_then(|t| desired.group(t)).is_some();
+        stages.delete.push(Action::DeleteGroup {
+            tier: group.tier().unwrap_or("?").to_string(),
+            group_id: group.id.clone(),
+            why: if known { "duplicate" } else { "tier removed" },
+        });
+    }
+    let wanted: BTreeSet<&str> = desired.groups.iter().map(|g| g.parameter_name.as_str()).collect();
+    for (name, parameter) in &observed.parameters {
+        if wanted.contains(name.as_str()) || !name.ends_with("/SecurityGroupId") {
+            continue;
+        }
+        match &parameter.tags {
+            None => plan.unread_parameter_tags.push(name.clone()),
+            // Not ours: left alone, whoever put it under our prefix.
+            Some(tags) if !desired.ownership.owns(tags) => {}
+            Some(_) => stages.delete.push(Action::DeleteParameter {
+                tier: parameter_tier(name),
+                name: name.clone(),
+            }),
+        }
+    }
+}
+
+/// `/sg/{set}/{tier}/SecurityGroupId` → `{tier}`.
+pub fn parameter_tier(name: &str) -> String {
+    name.split('/').nth(3).unwrap_or_default().to_string()
 }

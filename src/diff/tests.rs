@@ -1,13 +1,19 @@
 use super::*;
 use crate::api::SecurityGroupSet;
-use crate::model;
+use crate::model::{self, SymbolicPeer};
 
 fn desired() -> DesiredSet {
     let set: SecurityGroupSet = serde_saphyr::from_str(include_str!(
         "../../examples/globalbank-prod-c001-us-west-2-sg.yaml"
     ))
     .unwrap();
-    model::plan("gb", "platform", &set.spec, "default")
+    let mut set = set;
+    set.metadata.name = Some("gb".into());
+    set.metadata.namespace = Some("platform".into());
+    model::plan(
+        &model::validate(&set, &model::Limits::default()).unwrap(),
+        "default",
+    )
 }
 
 fn inputs() -> Inputs {
@@ -57,7 +63,7 @@ fn converged() -> Observed {
         .collect::<Vec<_>>();
     let mut observed = Observed {
         groups,
-        parameters: BTreeMap::new(),
+        ..Default::default()
     };
     let cidr = |c: &str| ConcretePeer::Cidr(c.into());
     observed.groups[0].ingress = vec![
@@ -72,11 +78,24 @@ fn converged() -> Observed {
     observed.groups[1].egress = vec![rule(5432, group_peer("sg-db"), "PostgreSQL on the db tier")];
     observed.groups[2].ingress = vec![rule(5432, group_peer("sg-app"), "PostgreSQL from the app tier")];
     for (tier, id) in ids {
+        let parameter = ObservedParameter {
+            value: id.into(),
+            tags: Some(d.group(tier).unwrap().tags.clone()),
+        };
         observed
             .parameters
-            .insert(model::parameter_name("gb", tier), id.into());
+            .insert(model::parameter_name("gb", tier), parameter);
     }
     observed
+}
+
+/// A parameter's value as written by hand, tags as they were.
+fn set_value(observed: &mut Observed, tier: &str, value: &str) {
+    let p = observed
+        .parameters
+        .get_mut(&model::parameter_name("gb", tier))
+        .unwrap();
+    p.value = value.into();
 }
 
 #[test]
@@ -124,7 +143,7 @@ fn empty_account_creates_everything_groups_first() {
     assert_eq!(
         plan.actions
             .iter()
-            .filter(|a| matches!(a, Action::PutParameter { .. }))
+            .filter(|a| matches!(a, Action::CreateParameter { .. }))
             .count(),
         3
     );
@@ -182,9 +201,7 @@ fn tags_and_parameters_are_reconciled() {
     observed.groups[0]
         .tags
         .insert("aws:cloudformation:stack".into(), "kept".into());
-    observed
-        .parameters
-        .insert(model::parameter_name("gb", "db"), "sg-wrong".into());
+    set_value(&mut observed, "db", "sg-wrong");
     observed.parameters.remove(&model::parameter_name("gb", "app"));
     let actions: Vec<String> = diff(&desired(), &observed, &inputs())
         .actions
@@ -197,8 +214,43 @@ fn tags_and_parameters_are_reconciled() {
             "~ tag web: Environment=prod",
             "~ untag web: stray",
             "+ parameter /sg/gb/app/SecurityGroupId = sg-app",
-            "+ parameter /sg/gb/db/SecurityGroupId = sg-db",
+            "~ parameter /sg/gb/db/SecurityGroupId = sg-db",
         ]
+    );
+}
+
+#[test]
+fn parameter_tags_are_read_only_when_a_decision_needs_them() {
+    let mut observed = converged();
+    for p in observed.parameters.values_mut() {
+        p.tags = None;
+    }
+    assert_eq!(
+        diff(&desired(), &observed, &inputs()),
+        Plan {
+            groups: diff(&desired(), &converged(), &inputs()).groups,
+            ..Default::default()
+        },
+        "a resync needs no tags"
+    );
+    set_value(&mut observed, "db", "sg-wrong");
+    let plan = diff(&desired(), &observed, &inputs());
+    assert_eq!(plan.unread_parameter_tags, [model::parameter_name("gb", "db")]);
+}
+
+#[test]
+fn a_parameter_without_both_our_tags_is_refused_not_overwritten() {
+    let mut observed = converged();
+    set_value(&mut observed, "db", "sg-wrong");
+    let p = observed
+        .parameters
+        .get_mut(&model::parameter_name("gb", "db"))
+        .unwrap();
+    p.tags.as_mut().unwrap().remove(model::CLUSTER_TAG);
+    let plan = diff(&desired(), &observed, &inputs());
+    assert!(plan.actions.is_empty(), "{:#?}", plan.actions);
+    assert!(
+        matches!(&plan.refusals[..], [Refusal::ForeignParameter { owner, .. }] if owner.contains("no cluster tag"))
     );
 }
 
@@ -286,7 +338,9 @@ fn unresolved_set_ref_is_reported_and_left_out() {
 
 #[test]
 fn teardown_revokes_internal_references_then_deletes() {
-    let actions: Vec<String> = teardown(&converged()).iter().map(|a| a.to_string()).collect();
+    let ownership = desired().ownership;
+    let plan = teardown(&converged(), &ownership);
+    let actions: Vec<String> = plan.actions.iter().map(|a| a.to_string()).collect();
     assert_eq!(
         actions,
         [

@@ -1,20 +1,16 @@
-//! Pure: a `SecurityGroupSet` spec → the groups, rules, tags and parameters AWS should hold.
-//! Peers stay symbolic (`Tier`, `SetRef`) until the reconciler knows group ids.
+//! Pure: a validated set → the groups, rules, tags and parameters AWS should hold.
+//! Peers stay symbolic (`Tier`, `SetRef`) until the diff knows group ids.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::{IntOrString, Peer, SecurityGroupSetSpec, Traffic};
+use crate::api::{IntOrString, Peer, Traffic};
+pub use crate::limits::{CLUSTER_TAG, MANAGED_BY, MANAGED_BY_TAG, NAME_TAG, OWNER_TAG, TIER_TAG};
 
 pub mod validate;
 
-pub use validate::{FieldError, Limits, validate};
-
-pub const OWNER_TAG: &str = "sgprovisioner.io/owner";
-pub const CLUSTER_TAG: &str = "sgprovisioner.io/cluster";
-pub const TIER_TAG: &str = "sgprovisioner.io/tier";
-pub const MANAGED_BY_TAG: &str = "ManagedBy";
-pub const MANAGED_BY: &str = "sg-provisioner";
-pub const NAME_TAG: &str = "Name";
+pub use validate::{
+    FieldError, Limits, SetIdentity, ValidatedSet, ValidatedTier, VpcSource, check, validate,
+};
 
 /// Who the controller is: tags that mark a group as ours.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +18,20 @@ pub struct Ownership {
     /// `{namespace}/{set name}`.
     pub owner: String,
     pub cluster: String,
+}
+
+impl Ownership {
+    pub fn of(identity: &SetIdentity, cluster: &str) -> Self {
+        Ownership {
+            owner: identity.key(),
+            cluster: cluster.into(),
+        }
+    }
+
+    /// Both of our tags, with our values: only then is a group or parameter ours to change.
+    pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
+        tags.get(OWNER_TAG) == Some(&self.owner) && tags.get(CLUSTER_TAG) == Some(&self.cluster)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -149,11 +159,18 @@ pub struct DesiredSet {
     pub namespace: String,
     pub ownership: Ownership,
     pub groups: Vec<DesiredGroup>,
+    /// Tier → existing group id the user asked to adopt.
+    pub adopt: BTreeMap<String, String>,
 }
 
 impl DesiredSet {
     pub fn group(&self, tier: &str) -> Option<&DesiredGroup> {
         self.groups.iter().find(|g| g.tier == tier)
+    }
+
+    /// `/sg/{set}/`: every parameter of the set is under it.
+    pub fn parameter_prefix(&self) -> String {
+        format!("/sg/{}/", self.set_name)
     }
 
     /// Other sets' tiers this set's rules refer to.
@@ -183,13 +200,13 @@ pub fn parameter_name(set_name: &str, tier: &str) -> String {
 
 /// The tags every resource of the set carries: the set's and tier's own, then ours (which win).
 pub fn resource_tags(
-    spec: &SecurityGroupSetSpec,
+    set_tags: &BTreeMap<String, String>,
     tier_tags: &BTreeMap<String, String>,
     ownership: &Ownership,
     tier: &str,
     name: &str,
 ) -> BTreeMap<String, String> {
-    let mut tags = spec.tags.clone();
+    let mut tags = set_tags.clone();
     tags.extend(tier_tags.iter().map(|(k, v)| (k.clone(), v.clone())));
     tags.insert(OWNER_TAG.into(), ownership.owner.clone());
     tags.insert(CLUSTER_TAG.into(), ownership.cluster.clone());
@@ -199,64 +216,40 @@ pub fn resource_tags(
     tags
 }
 
-/// Spec → desired state. Call [`validate`] first: this assumes a valid spec and skips what it
-/// cannot interpret rather than guessing.
-pub fn plan(set_name: &str, namespace: &str, spec: &SecurityGroupSetSpec, cluster: &str) -> DesiredSet {
-    let ownership = Ownership {
-        owner: format!("{namespace}/{set_name}"),
-        cluster: cluster.into(),
-    };
-    let groups = spec
+/// The desired state of a validated set, for the cluster named `cluster`.
+pub fn plan(set: &ValidatedSet, cluster: &str) -> DesiredSet {
+    let id = &set.identity;
+    let ownership = Ownership::of(id, cluster);
+    let groups = set
         .tiers
         .iter()
         .map(|tier| {
-            let name = group_name(set_name, &tier.name);
-            let rules = |rules: Vec<(&Traffic, &Vec<Peer>)>| {
-                let mut out: Vec<DesiredRule> = Vec::new();
-                for (traffic, peers) in rules {
-                    let Ok(matched) = rule_match(traffic) else {
-                        continue;
-                    };
-                    for peer in peers {
-                        let rule = DesiredRule {
-                            traffic: matched.clone(),
-                            peer: symbolic_peer(peer, &tier.name, namespace),
-                            description: traffic.description.clone(),
-                        };
-                        // AWS holds one rule per (traffic, peer): keep the first description.
-                        if !out
-                            .iter()
-                            .any(|r| r.traffic == rule.traffic && r.peer == rule.peer)
-                        {
-                            out.push(rule);
-                        }
-                    }
-                }
-                out
-            };
+            let name = group_name(&id.name, &tier.name);
             DesiredGroup {
                 tier: tier.name.clone(),
                 description: tier
                     .description
                     .clone()
                     .unwrap_or_else(|| format!("{name} (sg-provisioner)")),
-                tags: resource_tags(spec, &tier.tags, &ownership, &tier.name, &name),
-                parameter_name: parameter_name(set_name, &tier.name),
-                ingress: rules(tier.ingress.iter().map(|r| (&r.traffic, &r.from)).collect()),
-                egress: rules(tier.egress.iter().map(|r| (&r.traffic, &r.to)).collect()),
+                tags: resource_tags(&set.tags, &tier.tags, &ownership, &tier.name, &name),
+                parameter_name: parameter_name(&id.name, &tier.name),
+                ingress: tier.ingress.clone(),
+                egress: tier.egress.clone(),
                 name,
             }
         })
         .collect();
     DesiredSet {
-        set_name: set_name.into(),
-        namespace: namespace.into(),
+        set_name: id.name.clone(),
+        namespace: id.namespace.clone(),
         ownership,
         groups,
+        adopt: set.adopt.clone(),
     }
 }
 
-fn symbolic_peer(peer: &Peer, own_tier: &str, namespace: &str) -> SymbolicPeer {
+/// The set's peer, with `self` as its own tier and a `setRef` namespace defaulted.
+pub(crate) fn symbolic_peer(peer: &Peer, own_tier: &str, namespace: &str) -> SymbolicPeer {
     match peer {
         Peer::Cidr(c) => SymbolicPeer::Cidr(c.clone()),
         Peer::Ipv6Cidr(c) => SymbolicPeer::Ipv6Cidr(c.clone()),

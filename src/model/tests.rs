@@ -8,6 +8,13 @@ fn seed() -> SecurityGroupSet {
     .unwrap()
 }
 
+/// The set named `name` in `namespace`, validated then planned for `cluster`.
+fn desired_of(mut set: SecurityGroupSet, name: &str, namespace: &str, cluster: &str) -> DesiredSet {
+    set.metadata.name = Some(name.into());
+    set.metadata.namespace = Some(namespace.into());
+    plan(&validate(&set, &Limits::default()).expect("valid"), cluster)
+}
+
 fn traffic(protocol: IntOrString, ports: Option<IntOrString>, icmp: Option<IcmpMatch>) -> Traffic {
     Traffic {
         description: None,
@@ -105,12 +112,7 @@ fn aws_reported_rules_normalize_to_the_same_match() {
 #[test]
 fn seed_plans_three_groups_with_symbolic_peers() {
     let set = seed();
-    let desired = plan(
-        "globalbank-prod-c001-us-west-2-sg",
-        "platform",
-        &set.spec,
-        "default",
-    );
+    let desired = desired_of(set, "globalbank-prod-c001-us-west-2-sg", "platform", "default");
     let names: Vec<_> = desired.groups.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(
         names,
@@ -147,7 +149,7 @@ fn self_becomes_own_tier_and_set_ref_defaults_namespace() {
             tier: "lb".into(),
         }),
     ];
-    let desired = plan("s", "ns1", &set.spec, "c");
+    let desired = desired_of(set, "s", "ns1", "c");
     let app = desired.group("app").unwrap();
     assert_eq!(app.ingress[0].peer, SymbolicPeer::Tier("app".into()));
     assert_eq!(
@@ -165,7 +167,7 @@ fn self_becomes_own_tier_and_set_ref_defaults_namespace() {
 fn seed_is_valid() {
     let set = seed();
     assert_eq!(
-        validate("globalbank-prod-c001-us-west-2-sg", &set.spec, &Limits::default()),
+        check("globalbank-prod-c001-us-west-2-sg", &set.spec, &Limits::default()),
         vec![]
     );
 }
@@ -298,7 +300,7 @@ fn validation_names_the_field() {
     for (edit, path, fragment) in cases {
         let mut set = seed();
         edit(&mut set.spec);
-        let errors = validate("globalbank-prod-c001-us-west-2-sg", &set.spec, &Limits::default());
+        let errors = check("globalbank-prod-c001-us-west-2-sg", &set.spec, &Limits::default());
         assert!(
             errors
                 .iter()
@@ -313,7 +315,7 @@ fn risky_ports_allowed_when_the_set_says_so() {
     let mut set = seed();
     set.spec.tiers[0].ingress[0].traffic.ports = Some(IntOrString::Int(22));
     set.spec.allow_public_risky_ports = true;
-    assert_eq!(validate("x", &set.spec, &Limits::default()), vec![]);
+    assert_eq!(check("x", &set.spec, &Limits::default()), vec![]);
 }
 
 /// A one-tier spec with these rules (JSON), for the table below.
@@ -438,7 +440,7 @@ fn traffic_and_peer_rules_table() {
     ];
     for (ingress, want) in cases {
         let spec = one_tier(ingress.clone());
-        let errors = validate("s", &spec, &Limits::default());
+        let errors = check("s", &spec, &Limits::default());
         match want {
             None => assert_eq!(errors, vec![], "{ingress}"),
             Some((suffix, fragment)) => assert!(
@@ -543,7 +545,7 @@ fn set_level_rules_table() {
     for (name, edit, path, fragment) in cases {
         let mut set = seed();
         edit(&mut set.spec);
-        let errors = validate(name, &set.spec, &Limits::default());
+        let errors = check(name, &set.spec, &Limits::default());
         assert!(
             errors
                 .iter()
@@ -555,5 +557,5 @@ fn set_level_rules_table() {
     let mut set = seed();
     set.spec.tags = (0..30).map(|i| (format!("k{i}"), "v".into())).collect();
     set.spec.tiers[0].tags = set.spec.tags.clone();
-    assert_eq!(validate("s", &set.spec, &Limits::default()), vec![]);
+    assert_eq!(check("s", &set.spec, &Limits::default()), vec![]);
 }

@@ -1,5 +1,6 @@
-//! Pure validation of a spec, run before any AWS write. Every problem names its field, in the
-//! form `spec.tiers[name=db].ingress[0].from[0].cidr`.
+//! Pure validation, run before any AWS call. [`validate`] turns a `SecurityGroupSet` into a
+//! [`ValidatedSet`], the only input the later stages accept, or lists every problem by field, in
+//! the form `spec.tiers[name=db].ingress[0].from[0].cidr`.
 //!
 //! These are the CRD's admission rules (`api::cel`) again, in Rust, with the same messages where
 //! the two can agree, so that an object stored without them (an older CRD, validation off) is
@@ -9,9 +10,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{Direction, RuleMatch, SymbolicPeer, group_name, rule_match};
-use crate::api::cel::{DESCRIPTION_MESSAGE, DNS_LABEL_MESSAGE, MAX_USER_TAGS, SSM_PATH_MESSAGE};
-use crate::api::{IntOrString, Peer, SecurityGroupSetSpec, Traffic};
+use kube::ResourceExt;
+
+use super::{DesiredRule, Direction, RuleMatch, SymbolicPeer, group_name, rule_match, symbolic_peer};
+use crate::api::{
+    ADOPT_ANNOTATION, DeletionPolicy, IntOrString, ManagementPolicy, Peer, SecurityGroupSet,
+    SecurityGroupSetSpec, Tier, Traffic,
+};
+use crate::limits::{
+    AWS_MAX_TAGS, CONTROLLER_TAG_COUNT, CONTROLLER_TAG_PREFIX, DEFAULT_RULES_PER_GROUP, DESCRIPTION_MESSAGE,
+    DESCRIPTION_PUNCTUATION, DNS_LABEL_MESSAGE, MAX_DESCRIPTION_CHARS, MAX_GROUP_NAME_CHARS,
+    MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_USER_TAGS, RESERVED_TAG_KEYS, RISKY_PORTS, SSM_PATH_MESSAGE,
+};
 
 /// The guardrails' settings (api.md: accounts can raise the quota).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,18 +34,12 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_ingress_rules: DEFAULT_MAX_RULES,
-            max_egress_rules: DEFAULT_MAX_RULES,
+            max_ingress_rules: DEFAULT_RULES_PER_GROUP,
+            max_egress_rules: DEFAULT_RULES_PER_GROUP,
             risky_ports: RISKY_PORTS.to_vec(),
         }
     }
 }
-
-/// AWS's default quota of inbound (and of outbound) rules per group; the CRD enforces it.
-pub const DEFAULT_MAX_RULES: usize = 60;
-
-/// SSH, RDP, SMB, NetBIOS, SQL Server, MySQL, PostgreSQL, MongoDB (seed 003's audit).
-pub const RISKY_PORTS: [i32; 8] = [22, 3389, 445, 139, 1433, 3306, 5432, 27017];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldError {
@@ -49,18 +53,188 @@ impl std::fmt::Display for FieldError {
     }
 }
 
-const RESERVED_TAG_KEYS: [&str; 2] = [super::MANAGED_BY_TAG, super::NAME_TAG];
-/// AWS's allowed characters in group and rule descriptions (besides letters and digits).
-const DESCRIPTION_PUNCTUATION: &str = " ._-:/()#,@[]+=&;{}!$*";
+/// Who a set is and how it wants to be handled: all that teardown needs, readable without
+/// validating the spec (a set stored before a schema change must still be deletable).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetIdentity {
+    pub name: String,
+    pub namespace: String,
+    pub region: Option<String>,
+    pub deletion_policy: DeletionPolicy,
+    pub management_policy: ManagementPolicy,
+}
+
+impl SetIdentity {
+    pub fn of(set: &SecurityGroupSet) -> Self {
+        SetIdentity {
+            name: set.name_any(),
+            namespace: set.namespace().unwrap_or_default(),
+            region: set.spec.region.clone(),
+            deletion_policy: set.spec.deletion_policy,
+            management_policy: set.spec.management_policy,
+        }
+    }
+
+    /// `{namespace}/{name}`: the owner tag's value, and how logs and messages name the set.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    pub fn observe_only(&self) -> bool {
+        self.management_policy == ManagementPolicy::ObserveOnly
+    }
+}
+
+/// Where the set's VPC id comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VpcSource {
+    Id(String),
+    /// An SSM parameter holding the id.
+    Parameter(String),
+}
+
+/// One tier of a valid spec, its rules already in AWS's canonical form (one per peer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidatedTier {
+    pub name: String,
+    pub description: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub ingress: Vec<DesiredRule>,
+    pub egress: Vec<DesiredRule>,
+}
+
+/// A set that passed [`validate`]. It holds no raw spec: what later stages read is what was
+/// checked. Only [`validate`] makes one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::manual_non_exhaustive)] // `checked` keeps the rest of this crate from making one too
+pub struct ValidatedSet {
+    pub identity: SetIdentity,
+    pub vpc: VpcSource,
+    pub tags: BTreeMap<String, String>,
+    pub tiers: Vec<ValidatedTier>,
+    /// Tier → group id to adopt, from the `sgprovisioner.io/adopt-{tier}` annotations.
+    pub adopt: BTreeMap<String, String>,
+    checked: (),
+}
+
+/// The set, checked; every problem when it is not valid.
+pub fn validate(set: &SecurityGroupSet, limits: &Limits) -> Result<ValidatedSet, Vec<FieldError>> {
+    let identity = SetIdentity::of(set);
+    let mut errors = check(&identity.name, &set.spec, limits);
+    let adopt = adoptions(set, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let spec = &set.spec;
+    let vpc = match (&spec.vpc.id, &spec.vpc.parameter_path) {
+        (Some(id), _) => VpcSource::Id(id.clone()),
+        (None, path) => VpcSource::Parameter(path.clone().unwrap_or_default()),
+    };
+    let tiers = spec
+        .tiers
+        .iter()
+        .map(|t| validated_tier(t, &identity.namespace))
+        .collect();
+    Ok(ValidatedSet {
+        identity,
+        vpc,
+        tags: spec.tags.clone(),
+        tiers,
+        adopt,
+        checked: (),
+    })
+}
+
+fn validated_tier(tier: &Tier, namespace: &str) -> ValidatedTier {
+    let rules = |rules: Vec<(&Traffic, &Vec<Peer>)>| {
+        let mut out: Vec<DesiredRule> = Vec::new();
+        for (traffic, peers) in rules {
+            let Ok(matched) = rule_match(traffic) else {
+                continue;
+            };
+            for peer in peers {
+                let rule = DesiredRule {
+                    traffic: matched.clone(),
+                    peer: symbolic_peer(peer, &tier.name, namespace),
+                    description: traffic.description.clone(),
+                };
+                // AWS holds one rule per (traffic, peer): keep the first description.
+                if !out
+                    .iter()
+                    .any(|r| r.traffic == rule.traffic && r.peer == rule.peer)
+                {
+                    out.push(rule);
+                }
+            }
+        }
+        out
+    };
+    ValidatedTier {
+        name: tier.name.clone(),
+        description: tier.description.clone(),
+        tags: tier.tags.clone(),
+        ingress: rules(tier.ingress.iter().map(|r| (&r.traffic, &r.from)).collect()),
+        egress: rules(tier.egress.iter().map(|r| (&r.traffic, &r.to)).collect()),
+    }
+}
+
+/// Adoption annotations of the set's tiers; an id that is not a group id is a field error.
+fn adoptions(set: &SecurityGroupSet, errors: &mut Vec<FieldError>) -> BTreeMap<String, String> {
+    let mut adopt = BTreeMap::new();
+    for tier in &set.spec.tiers {
+        let key = format!("{ADOPT_ANNOTATION}{}", tier.name);
+        let Some(id) = set.annotations().get(&key) else {
+            continue;
+        };
+        if is_aws_id(id, "sg") {
+            adopt.insert(tier.name.clone(), id.clone());
+        } else {
+            errors.push(FieldError {
+                path: format!("metadata.annotations[{key}]"),
+                message: format!("{id} is not a security group id (sg- and 8 or 17 hex digits)"),
+            });
+        }
+    }
+    adopt
+}
 
 type Sink<'a> = &'a mut dyn FnMut(String, String);
 
-/// Every problem of the spec; empty when it is valid.
-pub fn validate(set_name: &str, spec: &SecurityGroupSetSpec, limits: &Limits) -> Vec<FieldError> {
+/// Every problem of the spec; empty when it is valid. `validate` is this plus the conversion.
+pub fn check(set_name: &str, spec: &SecurityGroupSetSpec, limits: &Limits) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mut push = |path: String, message: String| errors.push(FieldError { path, message });
     let err: Sink = &mut push;
+    check_placement(set_name, spec, err);
+    check_tags("spec.tags", &spec.tags, err);
+    if spec.tiers.is_empty() {
+        err(
+            "spec.tiers".into(),
+            "should have at least 1 items: a set has at least one tier".into(),
+        );
+    }
+    let tier_names: BTreeSet<&str> = spec.tiers.iter().map(|t| t.name.as_str()).collect();
+    let mut seen = BTreeSet::new();
+    for (i, tier) in spec.tiers.iter().enumerate() {
+        if !seen.insert(tier.name.as_str()) {
+            err(
+                format!("spec.tiers[{i}].name"),
+                format!("Duplicate value: tier name {} is used twice", tier.name),
+            );
+        }
+        let context = TierContext {
+            set_name,
+            spec,
+            limits,
+            tier_names: &tier_names,
+        };
+        check_tier(&context, tier, err);
+    }
+    errors
+}
 
+/// Name, region and VPC: where the set's groups go.
+fn check_placement(set_name: &str, spec: &SecurityGroupSetSpec, err: Sink) {
     if set_name.starts_with("sg-") {
         err(
             "metadata.name".into(),
@@ -98,130 +272,131 @@ pub fn validate(set_name: &str, spec: &SecurityGroupSetSpec, limits: &Limits) ->
             format!("{path} {SSM_PATH_MESSAGE}"),
         );
     }
-    check_tags("spec.tags", &spec.tags, err);
+}
 
-    if spec.tiers.is_empty() {
+/// What checking one tier needs to know of the rest of the set.
+struct TierContext<'a> {
+    set_name: &'a str,
+    spec: &'a SecurityGroupSetSpec,
+    limits: &'a Limits,
+    tier_names: &'a BTreeSet<&'a str>,
+}
+
+fn check_tier(cx: &TierContext, tier: &Tier, err: Sink) {
+    let at = format!("spec.tiers[name={}]", tier.name);
+    if !is_dns_label(&tier.name) {
+        err(format!("{at}.name"), DNS_LABEL_MESSAGE.into());
+    }
+    let name = group_name(cx.set_name, &tier.name);
+    if name.len() > MAX_GROUP_NAME_CHARS {
         err(
-            "spec.tiers".into(),
-            "should have at least 1 items: a set has at least one tier".into(),
+            format!("{at}.name"),
+            format!(
+                "group name ({} characters: set name, -, tier name) exceeds AWS's {MAX_GROUP_NAME_CHARS} characters",
+                name.len()
+            ),
         );
     }
-    let tier_names: BTreeSet<&str> = spec.tiers.iter().map(|t| t.name.as_str()).collect();
-    let mut seen = BTreeSet::new();
-    for (i, tier) in spec.tiers.iter().enumerate() {
-        let at = format!("spec.tiers[name={}]", tier.name);
-        if !seen.insert(tier.name.as_str()) {
-            err(
-                format!("spec.tiers[{i}].name"),
-                format!("Duplicate value: tier name {} is used twice", tier.name),
-            );
-        }
-        if !is_dns_label(&tier.name) {
-            err(format!("{at}.name"), DNS_LABEL_MESSAGE.into());
-        }
-        let name = group_name(set_name, &tier.name);
-        if name.len() > 255 {
-            err(
-                format!("{at}.name"),
-                format!(
-                    "group name ({} characters: set name, -, tier name) exceeds AWS's 255 characters",
-                    name.len()
-                ),
-            );
-        }
-        if let Some(d) = &tier.description {
-            check_description(&format!("{at}.description"), d, err);
-        }
-        check_tags(&format!("{at}.tags"), &tier.tags, err);
-        let total_tags: BTreeSet<_> = spec.tags.keys().chain(tier.tags.keys()).collect();
-        if total_tags.len() > MAX_USER_TAGS as usize {
-            err(
-                "spec.tags".into(),
-                format!(
-                    "tier {}: the set and tier have more than {MAX_USER_TAGS} tags together; \
-                     AWS allows 50 tags per resource and 5 are the controller's",
-                    tier.name
-                ),
-            );
-        }
+    if let Some(d) = &tier.description {
+        check_description(&format!("{at}.description"), d, err);
+    }
+    check_tags(&format!("{at}.tags"), &tier.tags, err);
+    let total_tags: BTreeSet<_> = cx.spec.tags.keys().chain(tier.tags.keys()).collect();
+    if total_tags.len() > MAX_USER_TAGS as usize {
+        err(
+            "spec.tags".into(),
+            format!(
+                "tier {}: the set and tier have more than {MAX_USER_TAGS} tags together; \
+                 AWS allows {AWS_MAX_TAGS} tags per resource and {CONTROLLER_TAG_COUNT} are the controller's",
+                tier.name
+            ),
+        );
+    }
+    check_direction(cx, tier, &at, Direction::Ingress, err);
+    check_direction(cx, tier, &at, Direction::Egress, err);
+}
 
-        for direction in [Direction::Ingress, Direction::Egress] {
-            let (field, peer_field, rules): (_, _, Vec<_>) = match direction {
-                Direction::Ingress => (
-                    "ingress",
-                    "from",
-                    tier.ingress.iter().map(|r| (&r.traffic, &r.from)).collect(),
-                ),
-                Direction::Egress => (
-                    "egress",
-                    "to",
-                    tier.egress.iter().map(|r| (&r.traffic, &r.to)).collect(),
-                ),
-            };
-            let mut count = 0usize;
-            let mut unique: BTreeSet<(RuleMatch, SymbolicPeer)> = BTreeSet::new();
-            for (r, (traffic, peers)) in rules.into_iter().enumerate() {
-                let rule_at = format!("{at}.{field}[{r}]");
-                if let Some(d) = &traffic.description {
-                    check_description(&format!("{rule_at}.description"), d, err);
-                }
-                let matched = check_traffic(&rule_at, traffic, err);
-                if peers.is_empty() {
-                    err(
-                        format!("{rule_at}.{peer_field}"),
-                        "should have at least 1 items: a rule has at least one peer".into(),
-                    );
-                }
-                for (p, peer) in peers.iter().enumerate() {
-                    let peer_at = format!("{rule_at}.{peer_field}[{p}]");
-                    check_peer(&peer_at, peer, &tier_names, set_name, err);
-                    count += 1;
-                    let Some(m) = &matched else { continue };
-                    let symbolic = super::symbolic_peer(peer, &tier.name, "");
-                    if !unique.insert((m.clone(), symbolic)) {
-                        err(
-                            peer_at.clone(),
-                            format!("duplicate rule: {m} with this peer is already listed"),
-                        );
-                    }
-                    let public = matches!(peer, Peer::Cidr(c) if c == "0.0.0.0/0")
-                        || matches!(peer, Peer::Ipv6Cidr(c) if c == "::/0");
-                    if direction == Direction::Ingress && public && !spec.allow_public_risky_ports {
-                        let risky: Vec<String> = limits
-                            .risky_ports
-                            .iter()
-                            .filter(|p| m.covers_port(**p))
-                            .map(|p| p.to_string())
-                            .collect();
-                        if !risky.is_empty() {
-                            err(
-                                peer_at.clone(),
-                                format!(
-                                    "risky port(s) ({}) open to the internet ({m}); \
-                                     set spec.allowPublicRiskyPorts: true if this is intended",
-                                    risky.join(", ")
-                                ),
-                            );
-                        }
-                    }
-                }
-            }
-            let max = match direction {
-                Direction::Ingress => limits.max_ingress_rules,
-                Direction::Egress => limits.max_egress_rules,
-            };
-            if count > max {
+/// One direction of a tier: each rule's traffic and peers, duplicates, risky ports, the quota.
+fn check_direction(cx: &TierContext, tier: &Tier, at: &str, direction: Direction, err: Sink) {
+    let (field, peer_field, rules): (_, _, Vec<_>) = match direction {
+        Direction::Ingress => (
+            "ingress",
+            "from",
+            tier.ingress.iter().map(|r| (&r.traffic, &r.from)).collect(),
+        ),
+        Direction::Egress => (
+            "egress",
+            "to",
+            tier.egress.iter().map(|r| (&r.traffic, &r.to)).collect(),
+        ),
+    };
+    let mut count = 0usize;
+    let mut unique: BTreeSet<(RuleMatch, SymbolicPeer)> = BTreeSet::new();
+    for (r, (traffic, peers)) in rules.into_iter().enumerate() {
+        let rule_at = format!("{at}.{field}[{r}]");
+        if let Some(d) = &traffic.description {
+            check_description(&format!("{rule_at}.description"), d, err);
+        }
+        let matched = check_traffic(&rule_at, traffic, err);
+        if peers.is_empty() {
+            err(
+                format!("{rule_at}.{peer_field}"),
+                "should have at least 1 items: a rule has at least one peer".into(),
+            );
+        }
+        for (p, peer) in peers.iter().enumerate() {
+            let peer_at = format!("{rule_at}.{peer_field}[{p}]");
+            check_peer(&peer_at, peer, cx.tier_names, cx.set_name, err);
+            count += 1;
+            let Some(m) = &matched else { continue };
+            if !unique.insert((m.clone(), symbolic_peer(peer, &tier.name, ""))) {
                 err(
-                    format!("{at}.{field}"),
-                    format!(
-                        "tier {} has {count} {field} rules; the quota is {max} per group",
-                        tier.name
-                    ),
+                    peer_at.clone(),
+                    format!("duplicate rule: {m} with this peer is already listed"),
                 );
+            }
+            if direction == Direction::Ingress && !cx.spec.allow_public_risky_ports {
+                check_risky(&peer_at, m, peer, &cx.limits.risky_ports, err);
             }
         }
     }
-    errors
+    let max = match direction {
+        Direction::Ingress => cx.limits.max_ingress_rules,
+        Direction::Egress => cx.limits.max_egress_rules,
+    };
+    if count > max {
+        err(
+            format!("{at}.{field}"),
+            format!(
+                "tier {} has {count} {field} rules; the quota is {max} per group",
+                tier.name
+            ),
+        );
+    }
+}
+
+/// A risky port open to the whole internet.
+fn check_risky(at: &str, m: &RuleMatch, peer: &Peer, risky_ports: &[i32], err: Sink) {
+    let public =
+        matches!(peer, Peer::Cidr(c) if c == "0.0.0.0/0") || matches!(peer, Peer::Ipv6Cidr(c) if c == "::/0");
+    if !public {
+        return;
+    }
+    let risky: Vec<String> = risky_ports
+        .iter()
+        .filter(|p| m.covers_port(**p))
+        .map(|p| p.to_string())
+        .collect();
+    if !risky.is_empty() {
+        err(
+            at.into(),
+            format!(
+                "risky port(s) ({}) open to the internet ({m}); \
+                 set spec.allowPublicRiskyPorts: true if this is intended",
+                risky.join(", ")
+            ),
+        );
+    }
 }
 
 /// The protocol, lower-cased, when it is valid: a name, or a number 0-255 (as CEL checks it).
@@ -404,8 +579,11 @@ fn check_peer(at: &str, peer: &Peer, tiers: &BTreeSet<&str>, set_name: &str, err
 fn check_tags(at: &str, tags: &BTreeMap<String, String>, err: Sink) {
     for (k, v) in tags {
         let path = format!("{at}[{k}]");
-        if k.is_empty() || k.chars().count() > 128 {
-            err(path.clone(), "tag keys are 1 to 128 characters".into());
+        if k.is_empty() || k.chars().count() > MAX_TAG_KEY_CHARS {
+            err(
+                path.clone(),
+                format!("tag keys are 1 to {MAX_TAG_KEY_CHARS} characters"),
+            );
         }
         if k.to_ascii_lowercase().starts_with("aws:") {
             err(
@@ -413,21 +591,24 @@ fn check_tags(at: &str, tags: &BTreeMap<String, String>, err: Sink) {
                 "tag keys starting with aws: are reserved by AWS".into(),
             );
         }
-        if k.starts_with("sgprovisioner.io/") || RESERVED_TAG_KEYS.contains(&k.as_str()) {
+        if k.starts_with(CONTROLLER_TAG_PREFIX) || RESERVED_TAG_KEYS.contains(&k.as_str()) {
             err(
                 path.clone(),
                 format!("tags set by the controller cannot be overridden: {k}"),
             );
         }
-        if v.chars().count() > 256 {
-            err(path, "tag values are at most 256 characters".into());
+        if v.chars().count() > MAX_TAG_VALUE_CHARS {
+            err(
+                path,
+                format!("tag values are at most {MAX_TAG_VALUE_CHARS} characters"),
+            );
         }
     }
     if tags.len() > MAX_USER_TAGS as usize {
         err(
             at.into(),
             format!(
-                "Too many: {}: must have at most {MAX_USER_TAGS} items (AWS allows 50 tags, 5 are the controller's)",
+                "Too many: {}: must have at most {MAX_USER_TAGS} items (AWS allows {AWS_MAX_TAGS} tags, {CONTROLLER_TAG_COUNT} are the controller's)",
                 tags.len()
             ),
         );
@@ -436,10 +617,10 @@ fn check_tags(at: &str, tags: &BTreeMap<String, String>, err: Sink) {
 
 fn check_description(at: &str, d: &str, err: Sink) {
     let n = d.chars().count();
-    if n > 255 {
+    if n > MAX_DESCRIPTION_CHARS {
         err(
             at.into(),
-            format!("Too long: {n} characters; AWS allows at most 255"),
+            format!("Too long: {n} characters; AWS allows at most {MAX_DESCRIPTION_CHARS}"),
         );
     }
     if d.chars()

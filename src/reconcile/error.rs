@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::aws::AwsError;
+use crate::diff::Refusal;
 use crate::model::FieldError;
 
 #[derive(thiserror::Error, Debug)]
@@ -28,15 +29,17 @@ pub enum Error {
         owner: String,
         annotation: String,
     },
-    #[error("tier {tier}: cannot adopt {id}: {why}")]
-    AdoptionRefused { tier: String, id: String, why: String },
-    #[error("parameter {name} belongs to {owner}, not to this set: remove it or rename the set")]
-    ForeignParameter { name: String, owner: String },
+    /// The pre-flight refused the plan: nothing was written.
+    #[error("{}", join(.0))]
+    Refused(Vec<Refusal>),
+    /// A write found AWS ahead of the observation the plan was made from.
+    #[error("AWS changed since it was read: {0}")]
+    ObservedTooEarly(String),
     #[error("deletion blocked: {}", .0.join("; "))]
     DeletionBlocked(Vec<String>),
 }
 
-fn join(errors: &[FieldError]) -> String {
+fn join<T: ToString>(errors: &[T]) -> String {
     errors
         .iter()
         .map(ToString::to_string)
@@ -63,49 +66,50 @@ pub enum Retry {
 
 /// The kstatus condition an error sets: `Stalled` needs a human, `Reconciling` will heal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Severity {
+pub enum Health {
     Stalled,
     Reconciling,
 }
 
 pub struct Classified {
     pub reason: &'static str,
-    pub severity: Severity,
+    pub health: Health,
     pub retry: Retry,
 }
 
 impl Error {
     pub fn classify(&self) -> Classified {
-        let c = |reason, severity, retry| Classified {
+        let c = |reason, health, retry| Classified {
             reason,
-            severity,
+            health,
             retry,
         };
         let slowly = Retry::Slowly(Duration::from_secs(60));
         match self {
-            Error::InvalidSpec(_) => c("InvalidSpec", Severity::Stalled, Retry::UntilSpecChanges),
-            Error::Aws(AwsError::Throttled { .. }) => {
-                c("AwsThrottled", Severity::Reconciling, Retry::Backoff)
-            }
+            Error::InvalidSpec(_) => c("InvalidSpec", Health::Stalled, Retry::UntilSpecChanges),
+            Error::Aws(AwsError::Throttled { .. }) => c("AwsThrottled", Health::Reconciling, Retry::Backoff),
             Error::Aws(AwsError::Transient { .. }) => {
-                c("AwsUnavailable", Severity::Reconciling, Retry::Backoff)
+                c("AwsUnavailable", Health::Reconciling, Retry::Backoff)
             }
             Error::Aws(e)
                 if e.code()
                     .is_some_and(|c| c.contains("UnauthorizedOperation") || c.contains("AccessDenied")) =>
             {
-                c("AwsAccessDenied", Severity::Stalled, slowly)
+                c("AwsAccessDenied", Health::Stalled, slowly)
             }
-            Error::Aws(e) if e.is("InvalidVpcID.NotFound") => c("VpcNotFound", Severity::Stalled, slowly),
-            Error::Aws(_) => c("AwsError", Severity::Reconciling, Retry::Backoff),
-            Error::Kube(kube::Error::Api(s)) if s.code == 403 => c("Forbidden", Severity::Stalled, slowly),
-            Error::Kube(_) => c("KubernetesError", Severity::Reconciling, Retry::Backoff),
-            Error::VpcParameterMissing(_) => c("VpcParameterNotFound", Severity::Stalled, slowly),
-            Error::VpcMissing(_) => c("VpcNotFound", Severity::Stalled, slowly),
-            Error::ForeignGroup { .. } => c("GroupNotOwned", Severity::Stalled, slowly),
-            Error::AdoptionRefused { .. } => c("AdoptionRefused", Severity::Stalled, Retry::UntilSpecChanges),
-            Error::ForeignParameter { .. } => c("ParameterNotOwned", Severity::Stalled, slowly),
-            Error::DeletionBlocked(_) => c("DeletionBlocked", Severity::Reconciling, Retry::Backoff),
+            Error::Aws(e) if e.is("InvalidVpcID.NotFound") => c("VpcNotFound", Health::Stalled, slowly),
+            Error::Aws(_) => c("AwsError", Health::Reconciling, Retry::Backoff),
+            Error::Kube(kube::Error::Api(s)) if s.code == 403 => c("Forbidden", Health::Stalled, slowly),
+            Error::Kube(_) => c("KubernetesError", Health::Reconciling, Retry::Backoff),
+            Error::VpcParameterMissing(_) => c("VpcParameterNotFound", Health::Stalled, slowly),
+            Error::VpcMissing(_) => c("VpcNotFound", Health::Stalled, slowly),
+            Error::ForeignGroup { .. } => c("GroupNotOwned", Health::Stalled, slowly),
+            Error::Refused(refusals) => match refusals.first() {
+                Some(Refusal::AdoptionRefused { .. }) => c("AdoptionRefused", Health::Stalled, slowly),
+                _ => c("ParameterNotOwned", Health::Stalled, slowly),
+            },
+            Error::ObservedTooEarly(_) => c("AwsChanged", Health::Reconciling, Retry::Backoff),
+            Error::DeletionBlocked(_) => c("DeletionBlocked", Health::Reconciling, Retry::Backoff),
         }
     }
 }
@@ -135,7 +139,7 @@ mod tests {
             code: "RequestLimitExceeded".into(),
         });
         assert_eq!(throttled.classify().retry, Retry::Backoff);
-        assert_eq!(throttled.classify().severity, Severity::Reconciling);
+        assert_eq!(throttled.classify().health, Health::Reconciling);
         let invalid = Error::InvalidSpec(vec![]);
         assert_eq!(invalid.classify().retry, Retry::UntilSpecChanges);
         assert_eq!(invalid.classify().reason, "InvalidSpec");
@@ -146,7 +150,7 @@ mod tests {
             code: "UnauthorizedOperation".into(),
             message: String::new(),
         });
-        assert_eq!(denied.classify().severity, Severity::Stalled);
+        assert_eq!(denied.classify().health, Health::Stalled);
     }
 
     #[test]

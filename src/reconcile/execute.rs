@@ -1,165 +1,187 @@
-//! Carries out a plan's actions against AWS, in the plan's order.
+//! Carries a plan's actions out against AWS, in the plan's order: one call per action. Nothing
+//! here decides what to write; it only resolves the ids of groups created earlier in the same
+//! plan, and repeats a batched rule call one rule at a time when AWS says part of the batch
+//! was already done (the end state is the one asked for).
 
 use std::collections::BTreeMap;
 
-use kube::ResourceExt;
-use tracing::{info, warn};
+use tracing::info;
 
-use super::{ADOPT_ANNOTATION, Error, owner_of};
-use crate::api::SecurityGroupSet;
-use crate::aws::Aws;
-use crate::diff::{Action, GroupRef, Observed, Plan, Rule};
-use crate::model::{DesiredSet, Direction, OWNER_TAG};
+use super::Error;
+use crate::aws::{AwsApi, AwsError};
+use crate::diff::{Action, ConcretePeer, GroupRef, Plan, Rule, owner_of};
+use crate::model::{Direction, Ownership};
 
-/// Executes the plan; returns each tier's group id.
-pub async fn run(
-    aws: &Aws,
-    desired: &DesiredSet,
+/// Every action of the plan, in order; returns each tier's group id. The first failure stops
+/// the plan, except that a group deletion AWS blocks (`DependencyViolation`) lets the other
+/// deletions run, and stops what follows them (the parameters: consumers still find the ids).
+pub async fn run<A: AwsApi>(
+    aws: &A,
     plan: &Plan,
-    observed: &Observed,
-    vpc_id: &str,
-    spec_changed: bool,
+    ownership: &Ownership,
 ) -> Result<BTreeMap<String, String>, Error> {
     let mut ids = super::existing_ids(&plan.groups);
-    let group_id = |ids: &BTreeMap<String, String>, g: &GroupRef| match g {
-        GroupRef::Existing(id) => id.clone(),
-        GroupRef::Pending(tier) => ids.get(tier).cloned().unwrap_or_default(),
-    };
+    let mut blocked = Vec::new();
     for action in &plan.actions {
+        if !blocked.is_empty() && !matches!(action, Action::DeleteGroup { .. }) {
+            break;
+        }
         info!(%action, "executing");
-        match action {
-            Action::CreateGroup {
-                tier,
-                name,
-                description,
-                tags,
-            } => {
-                let id = match aws.create_group(vpc_id, name, description, tags).await {
-                    Ok(id) => id,
-                    Err(e) if e.is("InvalidGroup.Duplicate") => {
-                        let foreign = aws.group_by_name(vpc_id, name).await?.unwrap_or_default();
-                        return Err(Error::ForeignGroup {
-                            tier: tier.clone(),
-                            name: name.clone(),
-                            id: foreign.id,
-                            owner: owner_of(&foreign.tags),
-                            annotation: format!("{ADOPT_ANNOTATION}{tier}"),
-                        });
-                    }
-                    Err(e) if e.is("InvalidVpcID.NotFound") => return Err(Error::VpcMissing(vpc_id.into())),
-                    Err(e) => return Err(e.into()),
-                };
-                ids.insert(tier.clone(), id);
-            }
-            Action::Authorize {
-                group,
-                direction,
-                rules,
-                ..
-            } => {
-                let id = group_id(&ids, group);
-                one_by_one_on(
-                    aws.authorize(&id, *direction, rules, &ids).await,
-                    "InvalidPermission.Duplicate",
-                    aws,
-                    &id,
-                    *direction,
-                    rules,
-                    &ids,
-                    Aws::authorize,
-                )
-                .await?;
-            }
-            Action::Revoke {
-                group,
-                direction,
-                rules,
-                ..
-            } => {
-                let id = group_id(&ids, group);
-                one_by_one_on(
-                    aws.revoke(&id, *direction, rules, &ids).await,
-                    "InvalidPermission.NotFound",
-                    aws,
-                    &id,
-                    *direction,
-                    rules,
-                    &ids,
-                    Aws::revoke,
-                )
-                .await?;
-            }
-            Action::UpdateDescriptions {
-                group,
-                direction,
-                rules,
-                ..
-            } => {
-                aws.update_descriptions(&group_id(&ids, group), *direction, rules, &ids)
-                    .await?;
-            }
-            Action::Tag { group_id, tags, .. } => aws.tag(group_id, tags).await?,
-            Action::Untag { group_id, keys, .. } => aws.untag(group_id, keys).await?,
-            Action::PutParameter {
-                name, group, tags, ..
-            } => {
-                let value = group_id(&ids, group);
-                let exists = observed.parameters.contains_key(name)
-                    || !aws.create_parameter(name, &value, tags).await?;
-                if exists {
-                    ensure_parameter_ours(aws, name, &desired.ownership.owner).await?;
-                    aws.overwrite_parameter(name, &value).await?;
-                    aws.tag_parameter(name, tags).await?;
-                }
-            }
-            Action::DeleteGroup { group_id, .. } => delete_group(aws, group_id).await?,
-            Action::DeleteParameter { name } => {
-                if ensure_parameter_ours(aws, name, &desired.ownership.owner)
-                    .await
-                    .is_ok()
-                {
-                    aws.delete_parameter(name).await?;
-                }
-            }
+        match execute(aws, action, &mut ids, ownership).await {
+            Err(Error::DeletionBlocked(why)) => blocked.extend(why),
+            other => other?,
         }
     }
-    // A spec change may change the set's tags: bring the existing parameters' tags along.
-    // (Only then: a resync with no change must not write.)
-    if spec_changed {
-        for group in &desired.groups {
-            let rewritten = plan
-                .actions
-                .iter()
-                .any(|a| matches!(a, Action::PutParameter { name, .. } if *name == group.parameter_name));
-            if !rewritten && observed.parameters.contains_key(&group.parameter_name) {
-                aws.tag_parameter(&group.parameter_name, &group.tags).await?;
-            }
-        }
+    if blocked.is_empty() {
+        Ok(ids)
+    } else {
+        Err(Error::DeletionBlocked(blocked))
     }
-    Ok(ids)
 }
 
-/// A batched call that failed because some rules were already there (or already gone) is
-/// retried one rule at a time, ignoring that error: the end state is what was asked.
-#[allow(clippy::too_many_arguments)]
-async fn one_by_one_on<F>(
-    batched: Result<(), crate::aws::AwsError>,
-    benign: &str,
-    aws: &Aws,
+async fn execute<A: AwsApi>(
+    aws: &A,
+    action: &Action,
+    ids: &mut BTreeMap<String, String>,
+    ownership: &Ownership,
+) -> Result<(), Error> {
+    match action {
+        Action::CreateGroup {
+            tier,
+            name,
+            vpc_id,
+            description,
+            tags,
+        } => {
+            let id = create_group(aws, tier, name, vpc_id, description, tags, ownership).await?;
+            ids.insert(tier.clone(), id);
+        }
+        Action::AdoptGroup { group_id, tags, .. } | Action::TagGroup { group_id, tags, .. } => {
+            aws.tag_group(group_id, tags).await?
+        }
+        Action::UntagGroup { group_id, keys, .. } => aws.untag_group(group_id, keys).await?,
+        Action::Authorize {
+            group,
+            direction,
+            rules,
+            ..
+        } => {
+            rule_call(
+                aws,
+                RuleCall::Authorize,
+                &id_of(group, ids),
+                *direction,
+                &resolved(rules, ids),
+            )
+            .await?
+        }
+        Action::Revoke {
+            group,
+            direction,
+            rules,
+            ..
+        } => {
+            rule_call(
+                aws,
+                RuleCall::Revoke,
+                &id_of(group, ids),
+                *direction,
+                &resolved(rules, ids),
+            )
+            .await?
+        }
+        Action::UpdateDescriptions {
+            group,
+            direction,
+            rules,
+            ..
+        } => {
+            rule_call(
+                aws,
+                RuleCall::Describe,
+                &id_of(group, ids),
+                *direction,
+                &resolved(rules, ids),
+            )
+            .await?
+        }
+        Action::CreateParameter {
+            name, group, tags, ..
+        } => aws.create_parameter(name, &id_of(group, ids), tags).await?,
+        Action::OverwriteParameter { name, group, .. } => {
+            aws.overwrite_parameter(name, &id_of(group, ids)).await?
+        }
+        Action::TagParameter { name, tags, .. } => aws.tag_parameter(name, tags).await?,
+        Action::UntagParameter { name, keys, .. } => aws.untag_parameter(name, keys).await?,
+        Action::DeleteGroup { group_id, .. } => delete_group(aws, group_id).await?,
+        Action::DeleteParameter { name, .. } => aws.delete_parameter(name).await?,
+    }
+    Ok(())
+}
+
+/// A group's id: as observed, or as created earlier in this plan.
+fn id_of(group: &GroupRef, ids: &BTreeMap<String, String>) -> String {
+    match group {
+        GroupRef::Existing(id) => id.clone(),
+        GroupRef::Pending(tier) => ids.get(tier).cloned().unwrap_or_default(),
+    }
+}
+
+/// The rules with every group peer named by id.
+fn resolved(rules: &[Rule], ids: &BTreeMap<String, String>) -> Vec<Rule> {
+    rules
+        .iter()
+        .map(|r| match &r.peer {
+            ConcretePeer::Group(g @ GroupRef::Pending(_)) => Rule {
+                peer: ConcretePeer::Group(GroupRef::Existing(id_of(g, ids))),
+                ..r.clone()
+            },
+            _ => r.clone(),
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy)]
+enum RuleCall {
+    Authorize,
+    Revoke,
+    Describe,
+}
+
+impl RuleCall {
+    /// The error that means "part of this was already done".
+    fn already_done(self) -> Option<&'static str> {
+        match self {
+            RuleCall::Authorize => Some("InvalidPermission.Duplicate"),
+            RuleCall::Revoke => Some("InvalidPermission.NotFound"),
+            RuleCall::Describe => None,
+        }
+    }
+
+    async fn send<A: AwsApi>(self, aws: &A, id: &str, d: Direction, rules: &[Rule]) -> Result<(), AwsError> {
+        match self {
+            RuleCall::Authorize => aws.authorize(id, d, rules).await,
+            RuleCall::Revoke => aws.revoke(id, d, rules).await,
+            RuleCall::Describe => aws.update_descriptions(id, d, rules).await,
+        }
+    }
+}
+
+/// One batched call; when AWS refuses it because some rules were already there (or already
+/// gone), the same rules one at a time, ignoring that error.
+async fn rule_call<A: AwsApi>(
+    aws: &A,
+    call: RuleCall,
     id: &str,
-    direction: Direction,
+    d: Direction,
     rules: &[Rule],
-    ids: &BTreeMap<String, String>,
-    call: F,
-) -> Result<(), Error>
-where
-    F: AsyncFn(&Aws, &str, Direction, &[Rule], &BTreeMap<String, String>) -> Result<(), crate::aws::AwsError>,
-{
-    match batched {
-        Err(e) if e.is(benign) => {
+) -> Result<(), Error> {
+    let benign = call.already_done();
+    match call.send(aws, id, d, rules).await {
+        Err(e) if benign.is_some_and(|b| e.is(b)) => {
             for rule in rules {
-                match call(aws, id, direction, std::slice::from_ref(rule), ids).await {
-                    Err(e) if !e.is(benign) => return Err(e.into()),
+                match call.send(aws, id, d, std::slice::from_ref(rule)).await {
+                    Err(e) if !benign.is_some_and(|b| e.is(b)) => return Err(e.into()),
                     _ => {}
                 }
             }
@@ -169,20 +191,43 @@ where
     }
 }
 
-/// Refuses to touch a parameter another set (or somebody else) tagged as theirs.
-async fn ensure_parameter_ours(aws: &Aws, name: &str, owner: &str) -> Result<(), Error> {
-    let tags = aws.parameter_tags(name).await?;
-    match tags.get(OWNER_TAG) {
-        Some(o) if o != owner => Err(Error::ForeignParameter {
-            name: name.into(),
-            owner: o.clone(),
-        }),
-        _ => Ok(()),
+/// Creates a group; a name AWS already has is explained (whose group it is).
+async fn create_group<A: AwsApi>(
+    aws: &A,
+    tier: &str,
+    name: &str,
+    vpc_id: &str,
+    description: &str,
+    tags: &BTreeMap<String, String>,
+    ownership: &Ownership,
+) -> Result<String, Error> {
+    match aws.create_group(vpc_id, name, description, tags).await {
+        Ok(id) => Ok(id),
+        Err(e) if e.is("InvalidGroup.Duplicate") => {
+            let found = aws.group_by_name(vpc_id, name).await?.unwrap_or_default();
+            if ownership.owns(&found.tags) {
+                // Ours after all: it appeared after the observation (another reconcile, or a
+                // describe that lagged). The next reconcile finds it.
+                return Err(Error::ObservedTooEarly(format!(
+                    "group {name} ({}) already exists",
+                    found.id
+                )));
+            }
+            Err(Error::ForeignGroup {
+                tier: tier.into(),
+                name: name.into(),
+                id: found.id,
+                owner: owner_of(&found.tags),
+                annotation: format!("{}{tier}", crate::api::ADOPT_ANNOTATION),
+            })
+        }
+        Err(e) if e.is("InvalidVpcID.NotFound") => Err(Error::VpcMissing(vpc_id.into())),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// Deletes a group; when it is in use, names what uses it.
-async fn delete_group(aws: &Aws, group_id: &str) -> Result<(), Error> {
+async fn delete_group<A: AwsApi>(aws: &A, group_id: &str) -> Result<(), Error> {
     match aws.delete_group(group_id).await {
         Err(e) if e.is("DependencyViolation") => {
             let interfaces = aws.interfaces_using(group_id).await?;
@@ -197,97 +242,4 @@ async fn delete_group(aws: &Aws, group_id: &str) -> Result<(), Error> {
         }
         other => Ok(other?),
     }
-}
-
-/// Deletion: revokes, then every group (collecting what blocks), then the parameters.
-pub async fn teardown(aws: &Aws, steps: &[Action], owner: &str) -> Result<(), Error> {
-    let none = BTreeMap::new();
-    let mut blocked = Vec::new();
-    for step in steps {
-        match step {
-            Action::Revoke {
-                group: GroupRef::Existing(id),
-                direction,
-                rules,
-                ..
-            } => {
-                one_by_one_on(
-                    aws.revoke(id, *direction, rules, &none).await,
-                    "InvalidPermission.NotFound",
-                    aws,
-                    id,
-                    *direction,
-                    rules,
-                    &none,
-                    Aws::revoke,
-                )
-                .await?;
-            }
-            Action::DeleteGroup { group_id, .. } => match delete_group(aws, group_id).await {
-                Err(Error::DeletionBlocked(why)) => blocked.extend(why),
-                other => other?,
-            },
-            // Consumers find the ids through the parameters: they go only once the groups are gone.
-            Action::DeleteParameter { name } if blocked.is_empty() => {
-                match ensure_parameter_ours(aws, name, owner).await {
-                    Ok(()) => aws.delete_parameter(name).await?,
-                    Err(e) => warn!(error = %e, "parameter left in place"),
-                }
-            }
-            _ => {}
-        }
-    }
-    if blocked.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::DeletionBlocked(blocked))
-    }
-}
-
-/// Adopts groups the user named in `sgprovisioner.io/adopt-{tier}` annotations: tags them as
-/// ours. Returns whether anything was adopted (then the caller observes again).
-pub async fn adopt(
-    set: &SecurityGroupSet,
-    aws: &Aws,
-    desired: &DesiredSet,
-    plan: &Plan,
-    vpc_id: &str,
-) -> Result<bool, Error> {
-    let mut adopted = false;
-    for (tier, group) in &plan.groups {
-        let GroupRef::Pending(_) = group else { continue };
-        let Some(id) = set.annotations().get(&format!("{ADOPT_ANNOTATION}{tier}")) else {
-            continue;
-        };
-        let wanted = desired.group(tier).expect("plan tiers come from the desired set");
-        let refuse = |why: String| Error::AdoptionRefused {
-            tier: tier.clone(),
-            id: id.clone(),
-            why,
-        };
-        let Some(found) = aws.group_by_id(id).await? else {
-            return Err(refuse("no such group".into()));
-        };
-        if found.vpc_id != vpc_id {
-            return Err(refuse(format!(
-                "it is in {}, the set's VPC is {vpc_id}",
-                found.vpc_id
-            )));
-        }
-        if found.name != wanted.name {
-            return Err(refuse(format!(
-                "it is named {}, the tier's group must be named {}",
-                found.name, wanted.name
-            )));
-        }
-        if let Some(owner) = found.tags.get(OWNER_TAG)
-            && *owner != desired.ownership.owner
-        {
-            return Err(refuse(format!("it is owned by {owner}")));
-        }
-        info!(tier, id, "adopting group");
-        aws.tag(id, &wanted.tags).await?;
-        adopted = true;
-    }
-    Ok(adopted)
 }

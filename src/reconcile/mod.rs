@@ -1,8 +1,9 @@
-//! The controller: finalizer → validate → plan → observe → diff → execute → status.
+//! The controller: finalizer → validate → the stage driver (`driver`: resolve inputs, observe,
+//! diff, pre-flight, execute) → status and Events.
 //!
 //! `model` and `diff` are pure; this module does the I/O around them and nothing clever.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,23 +16,22 @@ use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::api::{
-    DeletionPolicy, FINALIZER, ManagementPolicy, SecurityGroupSet, SecurityGroupSetStatus, TierStatus,
-};
+use crate::api::{FINALIZER, SecurityGroupSet, SecurityGroupSetStatus, TierStatus};
 use crate::aws::Aws;
-use crate::diff::{self, GroupRef, Inputs, Observed};
+use crate::diff::GroupRef;
 use crate::metrics::Metrics;
-use crate::model::{self, DesiredSet, Direction, Limits, OWNER_TAG};
+use crate::model::{self, Direction, Limits, SetIdentity};
 
+pub mod driver;
 pub mod error;
 pub mod execute;
 pub mod status;
+#[cfg(test)]
+mod tests;
 
-pub use error::{Error, Retry, Severity};
+pub use driver::{Converged, Known, Mode, References, SetRefKey, Teardown};
+pub use error::{Error, Health, Retry};
 use status::{Facts, Outcome, next_status};
-
-/// The adoption annotation prefix: `sgprovisioner.io/adopt-{tier}: sg-...`.
-pub const ADOPT_ANNOTATION: &str = "sgprovisioner.io/adopt-";
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -102,12 +102,11 @@ impl Context {
         action: &str,
         note: String,
     ) {
-        let mut note = note;
-        note.truncate(1000);
         let event = Event {
             type_,
             reason: reason.into(),
-            note: Some(note),
+            // The API server refuses an Event note over 1 KiB.
+            note: Some(truncate_utf8(&note, 1000).into()),
             action: action.into(),
             secondary: None,
         };
@@ -198,7 +197,7 @@ async fn report_failure(set: &SecurityGroupSet, err: &Error, ctx: &Context) {
     let class = err.classify();
     ctx.metrics.reconcile_failed(class.reason);
     warn!(reason = class.reason, error = %err, "reconcile failed");
-    let outcome = if set.meta().deletion_timestamp.is_some() && class.severity == Severity::Reconciling {
+    let outcome = if set.meta().deletion_timestamp.is_some() && class.health == Health::Reconciling {
         Outcome::Deleting {
             reason: class.reason,
             message: err.to_string(),
@@ -206,7 +205,7 @@ async fn report_failure(set: &SecurityGroupSet, err: &Error, ctx: &Context) {
     } else {
         Outcome::Failed {
             reason: class.reason,
-            severity: class.severity,
+            health: class.health,
             message: err.to_string(),
         }
     };
@@ -219,7 +218,7 @@ async fn report_failure(set: &SecurityGroupSet, err: &Error, ctx: &Context) {
     if let Err(e) = write_status(set, ctx, next_status(set.status.as_ref(), facts, outcome)).await {
         warn!(error = %e, "could not write status");
     }
-    let type_ = if class.severity == Severity::Stalled {
+    let type_ = if class.health == Health::Stalled {
         EventType::Warning
     } else {
         EventType::Normal
@@ -255,133 +254,103 @@ async fn write_status(
     Ok(())
 }
 
-/// The set's VPC: the literal id, or the SSM parameter's value. Once resolved it is kept in
-/// status: the VPC is fixed for the set's life, so the resync does not read SSM for it again.
-pub async fn resolve_vpc(set: &SecurityGroupSet, aws: &Aws) -> Result<String, Error> {
-    if let Some(id) = &set.spec.vpc.id {
-        return Ok(id.clone());
-    }
-    if let Some(id) = set.status.as_ref().and_then(|s| s.vpc_id.clone()) {
-        return Ok(id);
-    }
-    let path = set.spec.vpc.parameter_path.clone().unwrap_or_default();
-    aws.parameter(&path)
-        .await?
-        .ok_or(Error::VpcParameterMissing(path))
+/// In a cluster, another set's group ids are in its status.
+struct ClusterReferences<'a> {
+    client: &'a Client,
 }
 
-/// Other sets' group ids, from their status. Missing ones stay unresolved (the set waits).
-async fn resolve_set_refs(
-    desired: &DesiredSet,
-    ctx: &Context,
-) -> Result<BTreeMap<(String, String, String), String>, Error> {
-    let mut ids = BTreeMap::new();
-    for (namespace, name, tier) in desired.set_refs() {
-        let api: Api<SecurityGroupSet> = Api::namespaced(ctx.client.clone(), &namespace);
-        let Some(other) = api.get_opt(&name).await? else {
-            continue;
-        };
-        let id = other
-            .status
-            .iter()
-            .flat_map(|s| &s.tiers)
-            .find(|t| t.name == tier)
-            .and_then(|t| t.security_group_id.clone());
-        if let Some(id) = id {
-            ids.insert((namespace, name, tier), id);
+impl References for ClusterReferences<'_> {
+    async fn group_ids(&self, refs: &BTreeSet<SetRefKey>) -> Result<BTreeMap<SetRefKey, String>, Error> {
+        let mut ids = BTreeMap::new();
+        for (namespace, name, tier) in refs {
+            let api: Api<SecurityGroupSet> = Api::namespaced(self.client.clone(), namespace);
+            let Some(other) = api.get_opt(name).await? else {
+                continue;
+            };
+            let id = other
+                .status
+                .iter()
+                .flat_map(|s| &s.tiers)
+                .find(|t| t.name == *tier)
+                .and_then(|t| t.security_group_id.clone());
+            if let Some(id) = id {
+                ids.insert((namespace.clone(), name.clone(), tier.clone()), id);
+            }
         }
+        Ok(ids)
     }
-    Ok(ids)
-}
-
-/// One DescribeSecurityGroups for the whole set (by owner tag) and its parameters.
-pub async fn observe(aws: &Aws, desired: &DesiredSet) -> Result<Observed, Error> {
-    let prefix = format!("/sg/{}/", desired.set_name);
-    let (groups, parameters) = futures::try_join!(
-        aws.owned_groups(&desired.ownership),
-        aws.parameters_under(&prefix)
-    )?;
-    Ok(Observed { groups, parameters })
 }
 
 async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
-    let (name, namespace) = (set.name_any(), set.namespace().unwrap_or_default());
-    let errors = model::validate(&name, &set.spec, &ctx.settings.limits);
-    if !errors.is_empty() {
-        return Err(Error::InvalidSpec(errors));
-    }
-    let aws = ctx.aws(set.spec.region.as_deref());
-    let vpc_id = resolve_vpc(set, &aws).await?;
-    let desired = model::plan(&name, &namespace, &set.spec, &ctx.settings.cluster_name);
-    let inputs = Inputs {
-        vpc_id: vpc_id.clone(),
-        set_refs: resolve_set_refs(&desired, ctx).await?,
+    let validated = model::validate(set, &ctx.settings.limits).map_err(Error::InvalidSpec)?;
+    let aws = ctx.aws(validated.identity.region.as_deref());
+    let status = set.status.as_ref();
+    let known = Known {
+        vpc_id: status.and_then(|s| s.vpc_id.clone()),
+        spec_changed: status.and_then(|s| s.observed_generation) != set.meta().generation,
     };
-
-    let mut observed = observe(&aws, &desired).await?;
-    let mut plan = diff::diff(&desired, &observed, &inputs);
-    let observe_only = set.spec.management_policy == ManagementPolicy::ObserveOnly;
-
-    if !observe_only && execute::adopt(set, &aws, &desired, &plan, &vpc_id).await? {
-        observed = observe(&aws, &desired).await?;
-        plan = diff::diff(&desired, &observed, &inputs);
-    }
-
-    let spec_changed = set.status.as_ref().and_then(|s| s.observed_generation) != set.meta().generation;
-    let (outcome, ids) = if observe_only {
-        let shown = plan.actions.iter().map(ToString::to_string).collect();
-        let ids = existing_ids(&plan.groups);
-        (Outcome::Observed(shown), ids)
+    let refs = ClusterReferences { client: &ctx.client };
+    let done = driver::converge(
+        &aws,
+        &refs,
+        &validated,
+        &ctx.settings.cluster_name,
+        &known,
+        Mode::Execute,
+    )
+    .await?;
+    let summary: Vec<String> = done.plan.actions.iter().map(ToString::to_string).collect();
+    let outcome = if !done.executed {
+        Outcome::Observed(summary)
     } else {
-        let ids = execute::run(&aws, &desired, &plan, &observed, &vpc_id, spec_changed).await?;
-        if !plan.actions.is_empty() {
-            let summary: Vec<String> = plan.actions.iter().map(ToString::to_string).collect();
-            info!(changes = summary.len(), "applied: {}", summary.join("; "));
-            if spec_changed {
-                ctx.event(set, EventType::Normal, "Applied", "Apply", summary.join("\n"))
-                    .await;
-            } else {
-                ctx.event(
-                    set,
-                    EventType::Warning,
-                    "DriftCorrected",
-                    "Resync",
-                    summary.join("\n"),
-                )
-                .await;
-            }
-        }
-        if plan.unresolved.is_empty() {
-            (Outcome::Converged, ids)
+        report_applied(set, ctx, &summary, known.spec_changed).await;
+        if done.plan.unresolved.is_empty() {
+            Outcome::Converged
         } else {
-            (Outcome::Waiting(plan.unresolved.clone()), ids)
+            Outcome::Waiting(done.plan.unresolved.clone())
         }
     };
-
-    let tiers = desired
-        .groups
-        .iter()
-        .map(|g| TierStatus {
-            name: g.tier.clone(),
-            security_group_id: ids.get(&g.tier).cloned(),
-            parameter_name: Some(g.parameter_name.clone()),
-            ingress_rules: g.rules(Direction::Ingress).len() as i32,
-            egress_rules: g.rules(Direction::Egress).len() as i32,
-        })
-        .collect();
     let waiting = matches!(outcome, Outcome::Waiting(_));
     let facts = Facts {
         generation: set.meta().generation,
-        vpc_id: Some(vpc_id),
-        tiers: Some(tiers),
+        vpc_id: Some(done.vpc_id.clone()),
+        tiers: Some(tier_status(&done)),
         now: now(),
     };
-    write_status(set, ctx, next_status(set.status.as_ref(), facts, outcome)).await?;
+    write_status(set, ctx, next_status(status, facts, outcome)).await?;
     Ok(Action::requeue(if waiting {
         Duration::from_secs(15)
     } else {
         ctx.settings.resync
     }))
+}
+
+/// The Event for what a reconcile wrote: `Applied` after a spec change, else `DriftCorrected`.
+async fn report_applied(set: &SecurityGroupSet, ctx: &Context, summary: &[String], spec_changed: bool) {
+    if summary.is_empty() {
+        return;
+    }
+    info!(changes = summary.len(), "applied: {}", summary.join("; "));
+    let (type_, reason, action) = if spec_changed {
+        (EventType::Normal, "Applied", "Apply")
+    } else {
+        (EventType::Warning, "DriftCorrected", "Resync")
+    };
+    ctx.event(set, type_, reason, action, summary.join("\n")).await;
+}
+
+fn tier_status(done: &Converged) -> Vec<TierStatus> {
+    done.desired
+        .groups
+        .iter()
+        .map(|g| TierStatus {
+            name: g.tier.clone(),
+            security_group_id: done.ids.get(&g.tier).cloned(),
+            parameter_name: Some(g.parameter_name.clone()),
+            ingress_rules: g.rules(Direction::Ingress).len() as i32,
+            egress_rules: g.rules(Direction::Egress).len() as i32,
+        })
+        .collect()
 }
 
 pub fn existing_ids(groups: &BTreeMap<String, GroupRef>) -> BTreeMap<String, String> {
@@ -395,38 +364,32 @@ pub fn existing_ids(groups: &BTreeMap<String, GroupRef>) -> BTreeMap<String, Str
 }
 
 async fn cleanup(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
-    if set.spec.deletion_policy == DeletionPolicy::Retain {
-        ctx.event(
-            set,
-            EventType::Normal,
+    let identity = SetIdentity::of(set);
+    let aws = ctx.aws(identity.region.as_deref());
+    let note = match driver::teardown(&aws, &identity, &ctx.settings.cluster_name, Mode::Execute).await? {
+        Teardown::Retained => ("Retained", "deletionPolicy Retain: AWS left as it is".to_string()),
+        Teardown::ObserveOnly => (
             "Retained",
-            "Delete",
-            "deletionPolicy Retain: AWS left as it is".into(),
-        )
-        .await;
-        return Ok(Action::await_change());
-    }
-    let (name, namespace) = (set.name_any(), set.namespace().unwrap_or_default());
-    let aws = ctx.aws(set.spec.region.as_deref());
-    let desired = model::plan(&name, &namespace, &set.spec, &ctx.settings.cluster_name);
-    let observed = observe(&aws, &desired).await?;
-    let steps = diff::teardown(&observed);
-    execute::teardown(&aws, &steps, &desired.ownership.owner).await?;
-    if !steps.is_empty() {
-        ctx.event(
-            set,
-            EventType::Normal,
-            "Deleted",
-            "Delete",
-            format!("{} AWS change(s) made", steps.len()),
-        )
-        .await;
-    }
+            "managementPolicy ObserveOnly: AWS left as it is".to_string(),
+        ),
+        Teardown::Planned { plan, .. } if plan.actions.is_empty() => return Ok(Action::await_change()),
+        Teardown::Planned { plan, .. } => {
+            let shown: Vec<String> = plan.actions.iter().map(ToString::to_string).collect();
+            ("Deleted", shown.join("\n"))
+        }
+    };
+    ctx.event(set, EventType::Normal, note.0, "Delete", note.1).await;
     Ok(Action::await_change())
 }
 
-/// The owner tag of a parameter or group, for messages about what is not ours.
-fn owner_of(tags: &BTreeMap<String, String>) -> String {
-    tags.get(OWNER_TAG)
-        .map_or_else(|| "no owner tag".into(), |o| format!("owner {o}"))
+/// At most `max` bytes of `text`, cut at a character boundary.
+pub fn truncate_utf8(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }

@@ -3,7 +3,7 @@
 use crate::api::{Condition, SecurityGroupSetStatus, TierStatus};
 use crate::diff::Unresolved;
 
-use super::error::Severity;
+use super::error::Health;
 
 pub enum Outcome {
     /// AWS matches the spec.
@@ -15,7 +15,7 @@ pub enum Outcome {
     /// The reconcile failed.
     Failed {
         reason: &'static str,
-        severity: Severity,
+        health: Health,
         message: String,
     },
     /// Deletion waits for something outside the set.
@@ -77,17 +77,17 @@ pub fn next_status(
         }
         Outcome::Failed {
             reason,
-            severity,
+            health,
             message,
         } => (
             cond("Ready", false, reason, message.clone()),
             cond(
                 "Reconciling",
-                *severity == Severity::Reconciling,
+                *health == Health::Reconciling,
                 reason,
                 message.clone(),
             ),
-            cond("Stalled", *severity == Severity::Stalled, reason, message.clone()),
+            cond("Stalled", *health == Health::Stalled, reason, message.clone()),
         ),
         Outcome::Deleting { reason, message } => (
             cond("Ready", false, reason, message.clone()),
@@ -171,7 +171,7 @@ mod tests {
             facts("t1"),
             Outcome::Failed {
                 reason: "InvalidSpec",
-                severity: Severity::Stalled,
+                health: Health::Stalled,
                 message: "spec.x: bad".into(),
             },
         );

@@ -2,14 +2,22 @@
 
 mod support;
 
+mod adoption;
 mod argocd;
-mod controller;
 mod corpus;
+mod crash;
 mod crd;
+mod create_update;
+mod delete;
+mod drift;
 mod emulator;
+mod failures;
 mod iam;
 mod image;
 mod install;
 mod leader;
+mod observability;
+mod observe_only;
 mod pipeline;
 mod rbac;
+mod references;

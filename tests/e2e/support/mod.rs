@@ -22,6 +22,7 @@ pub mod aws;
 pub mod controller;
 pub mod fixture;
 pub mod k8s;
+pub mod sg;
 pub mod tools;
 
 pub struct TestEnv {

@@ -1,0 +1,227 @@
+//! The stage driver: resolve inputs → observe → diff → pre-flight → execute. The controller
+//! (`run`) and the pipeline commands (`plan`, `apply`, `destroy`) all call [`converge`] and
+//! [`teardown`]; they differ only in where inputs come from (a [`References`] source, the VPC
+//! id kept in status) and where the result goes (status and Events, or stdout).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use super::{Error, execute};
+use crate::api::DeletionPolicy;
+use crate::aws::AwsApi;
+use crate::diff::{self, Inputs, Observed, ObservedParameter, Plan};
+use crate::model::{self, DesiredSet, Ownership, SetIdentity, ValidatedSet, VpcSource};
+
+/// `(namespace, set, tier)` of another set's tier.
+pub type SetRefKey = (String, String, String);
+
+/// Where other sets' group ids come from: their status in a cluster, their published
+/// parameters without one.
+pub trait References: Send + Sync {
+    /// The ids known so far; a missing one leaves its rules out (the set waits).
+    fn group_ids(
+        &self,
+        refs: &BTreeSet<SetRefKey>,
+    ) -> impl Future<Output = Result<BTreeMap<SetRefKey, String>, Error>> + Send;
+}
+
+/// Whether the driver may write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Carry the plan out (unless the set is `ObserveOnly`).
+    Execute,
+    /// Compute and return the plan only (`sg-provisioner plan`).
+    PlanOnly,
+}
+
+/// What the caller knows from before: status, and whether the spec changed since.
+#[derive(Clone, Debug, Default)]
+pub struct Known {
+    /// The VPC id resolved by an earlier reconcile (kept in status: a set's VPC never changes).
+    pub vpc_id: Option<String>,
+    /// A spec change re-reads the parameters' tags, to bring them along; a resync does not.
+    pub spec_changed: bool,
+}
+
+/// The outcome of [`converge`].
+#[derive(Clone, Debug)]
+pub struct Converged {
+    pub vpc_id: String,
+    pub desired: DesiredSet,
+    pub plan: Plan,
+    /// Each tier's group id (after the plan ran, when it ran).
+    pub ids: BTreeMap<String, String>,
+    /// False for `PlanOnly` and `ObserveOnly`: nothing was written.
+    pub executed: bool,
+}
+
+pub async fn converge<A: AwsApi, R: References>(
+    aws: &A,
+    refs: &R,
+    set: &ValidatedSet,
+    cluster: &str,
+    known: &Known,
+    mode: Mode,
+) -> Result<Converged, Error> {
+    let desired = model::plan(set, cluster);
+    let vpc_id = resolve_vpc(aws, &set.vpc, known.vpc_id.as_deref()).await?;
+    let inputs = Inputs {
+        set_refs: refs.group_ids(&desired.set_refs()).await?,
+        vpc_id: vpc_id.clone(),
+    };
+    let mut observed = observe(
+        aws,
+        &desired.ownership,
+        &desired.parameter_prefix(),
+        known.spec_changed,
+    )
+    .await?;
+    observe_adoptable(aws, &desired, &mut observed, &vpc_id).await?;
+    let plan = diff_reading_tags(aws, &mut observed, |o| diff::diff(&desired, o, &inputs)).await?;
+    preflight(&plan)?;
+    let executed = mode == Mode::Execute && !set.identity.observe_only();
+    let ids = if executed {
+        execute::run(aws, &plan, &desired.ownership).await?
+    } else {
+        super::existing_ids(&plan.groups)
+    };
+    Ok(Converged {
+        vpc_id,
+        desired,
+        plan,
+        ids,
+        executed,
+    })
+}
+
+/// The outcome of [`teardown`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Teardown {
+    /// `deletionPolicy: Retain`: AWS is left as it is.
+    Retained,
+    /// `ObserveOnly`: the controller never writes for the set, not even to delete it.
+    ObserveOnly,
+    /// The deletion plan; `executed` when it was carried out.
+    Planned { plan: Plan, executed: bool },
+}
+
+pub async fn teardown<A: AwsApi>(
+    aws: &A,
+    set: &SetIdentity,
+    cluster: &str,
+    mode: Mode,
+) -> Result<Teardown, Error> {
+    if set.deletion_policy == DeletionPolicy::Retain {
+        return Ok(Teardown::Retained);
+    }
+    if set.observe_only() {
+        return Ok(Teardown::ObserveOnly);
+    }
+    let ownership = Ownership::of(set, cluster);
+    let mut observed = observe(aws, &ownership, &format!("/sg/{}/", set.name), true).await?;
+    let plan = diff_reading_tags(aws, &mut observed, |o| diff::teardown(o, &ownership)).await?;
+    let executed = mode == Mode::Execute;
+    if executed {
+        execute::run(aws, &plan, &ownership).await?;
+    }
+    Ok(Teardown::Planned { plan, executed })
+}
+
+/// The set's VPC: the literal id, the one kept from before, or the SSM parameter's value.
+pub async fn resolve_vpc<A: AwsApi>(
+    aws: &A,
+    source: &VpcSource,
+    known: Option<&str>,
+) -> Result<String, Error> {
+    match (source, known) {
+        (VpcSource::Id(id), _) => Ok(id.clone()),
+        (VpcSource::Parameter(_), Some(id)) => Ok(id.into()),
+        (VpcSource::Parameter(path), None) => aws
+            .parameter(path)
+            .await?
+            .ok_or_else(|| Error::VpcParameterMissing(path.clone())),
+    }
+}
+
+/// One DescribeSecurityGroups for the whole set (by owner and cluster tag) and one
+/// GetParametersByPath; the parameters' tags too when `with_tags`.
+pub async fn observe<A: AwsApi>(
+    aws: &A,
+    ownership: &Ownership,
+    prefix: &str,
+    with_tags: bool,
+) -> Result<Observed, Error> {
+    let (groups, values) = futures::try_join!(aws.owned_groups(ownership), aws.parameters_under(prefix))?;
+    let mut observed = Observed {
+        groups,
+        parameters: values
+            .into_iter()
+            .map(|(name, value)| (name, ObservedParameter { value, tags: None }))
+            .collect(),
+        adoptable: BTreeMap::new(),
+    };
+    if with_tags {
+        let names: Vec<String> = observed.parameters.keys().cloned().collect();
+        read_parameter_tags(aws, &mut observed, &names).await?;
+    }
+    Ok(observed)
+}
+
+/// The groups adoption annotations name, for tiers without a group of ours.
+async fn observe_adoptable<A: AwsApi>(
+    aws: &A,
+    desired: &DesiredSet,
+    observed: &mut Observed,
+    vpc_id: &str,
+) -> Result<(), Error> {
+    let (kept, _) = diff::choose_groups(desired, observed, vpc_id);
+    let wanted: Vec<(String, String)> = desired
+        .adopt
+        .iter()
+        .filter(|(tier, _)| !kept.contains_key(*tier))
+        .map(|(tier, id)| (tier.clone(), id.clone()))
+        .collect();
+    for (tier, id) in wanted {
+        let found = aws.group_by_id(&id).await?;
+        observed.adoptable.insert(tier, found);
+    }
+    Ok(())
+}
+
+async fn read_parameter_tags<A: AwsApi>(
+    aws: &A,
+    observed: &mut Observed,
+    names: &[String],
+) -> Result<(), Error> {
+    for name in names {
+        let tags = aws.parameter_tags(name).await?;
+        if let Some(p) = observed.parameters.get_mut(name) {
+            p.tags = Some(tags);
+        }
+    }
+    Ok(())
+}
+
+/// Diffs; when the diff needs parameter tags it was not given, reads exactly those and diffs
+/// again (the second diff has every tag it can ask for).
+async fn diff_reading_tags<A: AwsApi>(
+    aws: &A,
+    observed: &mut Observed,
+    diff: impl Fn(&Observed) -> Plan,
+) -> Result<Plan, Error> {
+    let plan = diff(observed);
+    if plan.unread_parameter_tags.is_empty() {
+        return Ok(plan);
+    }
+    read_parameter_tags(aws, observed, &plan.unread_parameter_tags).await?;
+    Ok(diff(observed))
+}
+
+/// Every check that can refuse the plan, before its first write.
+pub fn preflight(plan: &Plan) -> Result<(), Error> {
+    if plan.refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Refused(plan.refusals.clone()))
+    }
+}

@@ -1,0 +1,32 @@
+//! References to another set's tiers (`setRef`).
+
+use serde_json::json;
+
+use crate::support::controller::Controller;
+use crate::support::fixture::{Fixture, condition, group_id};
+use crate::support::sg::{r, rules};
+
+#[tokio::test]
+async fn set_ref_waits_for_the_other_set_then_resolves() {
+    let f = Fixture::new("setref").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    f.apply(&f.set("consumer", json!({"tiers": [{"name": "app", "ingress": [{"protocol": "tcp", "ports": 9000, "from": [{"setRef": {"name": "shared", "tier": "lb"}}]}]}]}))).await;
+    let waiting = f
+        .wait_for("consumer", "waiting", |s| {
+            condition(s, "Reconciling").is_some_and(|c| c.0 == "True" && c.1 == "WaitingForSetRef")
+        })
+        .await;
+    assert!(
+        condition(&waiting, "Reconciling").unwrap().2.contains("shared"),
+        "the reason names the other set"
+    );
+
+    f.apply(&f.set("shared", json!({"tiers": [{"name": "lb", "ingress": [{"protocol": "tcp", "ports": 443, "from": [{"cidr": "10.0.0.0/8"}]}]}]}))).await;
+    let shared = f.wait_ready("shared").await;
+    f.wait_ready("consumer").await;
+    let app = f.groups("consumer").await.remove("app").unwrap();
+    assert_eq!(
+        rules(app.ip_permissions()),
+        vec![r("tcp", 9000, &group_id(&shared, "lb"), "")]
+    );
+}
