@@ -1,5 +1,6 @@
-//! The `SecurityGroupSet` custom resource (`sgprovisioner.io/v1alpha1`), exactly as
-//! `shared/design/api.md` names its fields. The CRD in `crds/` is generated from these types.
+//! The `SecurityGroupSet` custom resource (`sgprovisioner.io/v1alpha1`): the field names are
+//! the API's contract with users, so they change only with a new version. The CRD in `crds/` is
+//! generated from these types.
 
 use std::collections::BTreeMap;
 

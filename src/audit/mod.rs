@@ -1,5 +1,6 @@
-//! Pure: an account's security groups → risky findings (seed 003's audit, done right: ranges
-//! that contain a risky port and protocol `all` count, IPv6 `::/0` counts).
+//! Pure: an account's security groups → risky findings. A rule is risky when the internet
+//! (0.0.0.0/0 or ::/0) reaches a risky port through it: a port range that contains the port and
+//! protocol `all` count too, since they let the same traffic through.
 
 use std::collections::BTreeSet;
 

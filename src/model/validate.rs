@@ -23,7 +23,7 @@ use crate::limits::{
     MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_USER_TAGS, RESERVED_TAG_KEYS, RISKY_PORTS, SSM_PATH_MESSAGE,
 };
 
-/// The guardrails' settings (api.md: accounts can raise the quota).
+/// The guardrails' settings: the rule quotas follow the account's (AWS lets accounts raise them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     pub max_ingress_rules: usize,

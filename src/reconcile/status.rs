@@ -37,13 +37,42 @@ pub fn next_status(
 ) -> SecurityGroupSetStatus {
     let previous = previous.cloned().unwrap_or_default();
     let tiers = facts.tiers.unwrap_or(previous.tiers.clone());
-    let (ready, reconciling, stalled) = match &outcome {
+    let (ready, reconciling, stalled) = conditions(&outcome, tiers.len());
+    let conditions = [ready, reconciling, stalled]
+        .into_iter()
+        .map(|mut c| {
+            c.observed_generation = facts.generation;
+            let before = previous.conditions.iter().find(|p| p.type_ == c.type_);
+            c.last_transition_time = match before {
+                Some(p) if p.status == c.status => p.last_transition_time.clone(),
+                _ => Some(facts.now.clone()),
+            };
+            c
+        })
+        .collect();
+    let ready_count = tiers.iter().filter(|t| t.security_group_id.is_some()).count();
+    SecurityGroupSetStatus {
+        observed_generation: facts.generation,
+        vpc_id: facts.vpc_id.or(previous.vpc_id),
+        conditions,
+        tiers_ready: Some(format!("{ready_count}/{}", tiers.len())),
+        plan: match outcome {
+            Outcome::Observed(plan) => plan,
+            _ => Vec::new(),
+        },
+        tiers,
+    }
+}
+
+/// Ready, Reconciling and Stalled for an outcome (times and generation are set by the caller).
+fn conditions(outcome: &Outcome, tier_count: usize) -> (Condition, Condition, Condition) {
+    match outcome {
         Outcome::Converged => (
             cond(
                 "Ready",
                 true,
                 "Converged",
-                format!("{} security groups match the spec", tiers.len()),
+                format!("{tier_count} security groups match the spec"),
             ),
             cond("Reconciling", false, "Converged", String::new()),
             cond("Stalled", false, "Converged", String::new()),
@@ -94,30 +123,6 @@ pub fn next_status(
             cond("Reconciling", true, reason, message.clone()),
             cond("Stalled", false, reason, String::new()),
         ),
-    };
-    let conditions = [ready, reconciling, stalled]
-        .into_iter()
-        .map(|mut c| {
-            c.observed_generation = facts.generation;
-            let before = previous.conditions.iter().find(|p| p.type_ == c.type_);
-            c.last_transition_time = match before {
-                Some(p) if p.status == c.status => p.last_transition_time.clone(),
-                _ => Some(facts.now.clone()),
-            };
-            c
-        })
-        .collect();
-    let ready_count = tiers.iter().filter(|t| t.security_group_id.is_some()).count();
-    SecurityGroupSetStatus {
-        observed_generation: facts.generation,
-        vpc_id: facts.vpc_id.or(previous.vpc_id),
-        conditions,
-        tiers_ready: Some(format!("{ready_count}/{}", tiers.len())),
-        plan: match outcome {
-            Outcome::Observed(plan) => plan,
-            _ => Vec::new(),
-        },
-        tiers,
     }
 }
 

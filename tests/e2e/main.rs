@@ -19,5 +19,6 @@ mod leader;
 mod observability;
 mod observe_only;
 mod pipeline;
+mod plan_writes;
 mod rbac;
 mod references;

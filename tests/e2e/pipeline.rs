@@ -2,34 +2,17 @@
 //! binary, a YAML file, the emulator.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
 use serde_json::{Value, json};
 
 use crate::support::aws::{attach_interface, tcp_from_world};
-use crate::support::env;
 use crate::support::fixture::Fixture;
+use crate::support::run_cli;
 
 /// Runs `sg-provisioner ARGS` signing with the fixture's key; (exit code, stdout, stderr).
 fn cli(f: &Fixture, args: &[&str]) -> (i32, String, String) {
-    let env = env();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sg-provisioner"));
-    cmd.args(args)
-        .env("AWS_ACCESS_KEY_ID", &f.key)
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", &env.region)
-        .env_remove("AWS_PROFILE");
-    if let Some(endpoint) = &env.aws_endpoint {
-        cmd.env("AWS_ENDPOINT_URL", endpoint);
-    }
-    let out = cmd.output().expect("run sg-provisioner");
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout),
-        text(&out.stderr),
-    )
+    run_cli(&f.key, args)
 }
 
 fn write_file(dir: &tempfile::TempDir, f: &Fixture, name: &str) -> String {

@@ -276,3 +276,25 @@ pub fn unique(prefix: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// Runs `sg-provisioner ARGS` against the test servers, signing with `access_key`; (exit code,
+/// stdout, stderr).
+pub fn run_cli(access_key: &str, args: &[&str]) -> (i32, String, String) {
+    let env = env();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sg-provisioner"));
+    cmd.args(args)
+        .env("AWS_ACCESS_KEY_ID", access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", &env.region)
+        .env_remove("AWS_PROFILE");
+    if let Some(endpoint) = &env.aws_endpoint {
+        cmd.env("AWS_ENDPOINT_URL", endpoint);
+    }
+    let out = cmd.output().expect("run sg-provisioner");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
