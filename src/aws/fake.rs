@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{AwsApi, AwsError, Result};
+use super::{AwsApi, AwsError, Interface, Result};
 use crate::diff::{ObservedGroup, Rule, default_egress};
 use crate::model::{Direction, Ownership};
 
@@ -142,9 +142,16 @@ impl AwsApi for FakeAws {
         })
     }
 
-    async fn interfaces_using(&self, group_id: &str) -> Result<Vec<String>> {
+    async fn interfaces_using(&self, group_id: &str) -> Result<Vec<Interface>> {
         self.with("DescribeNetworkInterfaces", |s| {
-            Ok(s.interfaces.get(group_id).cloned().unwrap_or_default())
+            let ids = s.interfaces.get(group_id).cloned().unwrap_or_default();
+            Ok(ids
+                .into_iter()
+                .map(|id| Interface {
+                    id,
+                    ..Default::default()
+                })
+                .collect())
         })
     }
 

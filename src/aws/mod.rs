@@ -50,6 +50,32 @@ impl AwsError {
 
 pub type Result<T> = std::result::Result<T, AwsError>;
 
+/// A network interface, as much as a person needs to find what it belongs to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Interface {
+    pub id: String,
+    pub description: String,
+    /// The service that made it for you (`amazon-elb`, `amazon-rds`, ...), when AWS says.
+    pub requester: Option<String>,
+}
+
+impl std::fmt::Display for Interface {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.id)?;
+        let mut about = Vec::new();
+        if !self.description.is_empty() {
+            about.push(format!("{:?}", self.description));
+        }
+        if let Some(r) = &self.requester {
+            about.push(format!("requester {r}"));
+        }
+        if !about.is_empty() {
+            write!(f, " ({})", about.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
 /// The calls of one account and region. Futures are `Send` so the controller can run
 /// reconciles on any worker thread.
 pub trait AwsApi: Send + Sync {
@@ -65,7 +91,7 @@ pub trait AwsApi: Send + Sync {
         name: &str,
     ) -> impl Future<Output = Result<Option<ObservedGroup>>> + Send;
     /// Network interfaces that use a group (what blocks its deletion).
-    fn interfaces_using(&self, group_id: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    fn interfaces_using(&self, group_id: &str) -> impl Future<Output = Result<Vec<Interface>>> + Send;
     /// Parameter name → value, everything under `prefix`.
     fn parameters_under(&self, prefix: &str)
     -> impl Future<Output = Result<BTreeMap<String, String>>> + Send;

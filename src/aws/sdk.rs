@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{
 };
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging};
 
-use super::{AwsApi, AwsError, Result};
+use super::{AwsApi, AwsError, Interface, Result};
 use crate::diff::{ConcretePeer, GroupRef, ObservedGroup, Rule};
 use crate::metrics::Metrics;
 use crate::model::{CLUSTER_TAG, Direction, OWNER_TAG, Ownership, RuleMatch};
@@ -199,7 +199,7 @@ impl AwsApi for Aws {
         Ok(out.security_groups().first().map(observed_group))
     }
 
-    async fn interfaces_using(&self, group_id: &str) -> Result<Vec<String>> {
+    async fn interfaces_using(&self, group_id: &str) -> Result<Vec<Interface>> {
         let mut pages = self
             .ec2
             .describe_network_interfaces()
@@ -209,11 +209,11 @@ impl AwsApi for Aws {
         let mut ids = Vec::new();
         while let Some(page) = pages.next().await {
             let page = self.track("ec2", "DescribeNetworkInterfaces", page)?;
-            ids.extend(
-                page.network_interfaces()
-                    .iter()
-                    .filter_map(|n| n.network_interface_id.clone()),
-            );
+            ids.extend(page.network_interfaces().iter().map(|n| Interface {
+                id: n.network_interface_id().unwrap_or_default().into(),
+                description: n.description().unwrap_or_default().into(),
+                requester: n.requester_id().map(str::to_string),
+            }));
         }
         Ok(ids)
     }

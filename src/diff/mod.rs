@@ -1,9 +1,10 @@
 //! Pure: desired state vs what AWS holds → the ordered actions that converge them, and what
 //! must refuse the plan before any of it runs.
 //!
-//! Order (make-before-break): create and adopt groups, authorize new rules, re-describe changed
-//! ones, revoke unwanted ones, reconcile tags, write parameters, then delete removed or
-//! duplicate groups (their references were revoked above) and their parameters.
+//! Order (make-before-break): create groups (each followed by the revoke of AWS's default
+//! egress) and adopt groups, authorize new rules, re-describe changed ones, revoke unwanted
+//! ones, reconcile tags, write parameters, then delete removed or duplicate groups (their
+//! references were revoked above) and their parameters.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -376,13 +377,18 @@ fn rule_actions(
     inputs: &Inputs,
     stages: &mut Stages,
 ) {
-    let want = rules::resolve(group, direction, &plan.groups, inputs, &mut plan.unresolved);
+    let (want, waiting) = rules::resolve(group, direction, &plan.groups, inputs, &mut plan.unresolved);
     let have: Vec<Rule> = match (existing, direction) {
         (Some(o), d) => o.rules(d).to_vec(),
         (None, Direction::Egress) => vec![default_egress()],
         (None, Direction::Ingress) => vec![],
     };
-    let changes = rule_changes(&want, &have);
+    let mut changes = rule_changes(&want, &have);
+    // A `setRef` without an id yet may be what allows a group-peer rule already there (the
+    // other set is being recreated): keep such rules until the reference resolves.
+    changes
+        .gone
+        .retain(|r| !(matches!(r.peer, ConcretePeer::Group(_)) && waiting.contains(&r.traffic)));
     let (tier, group) = (group.tier.clone(), plan.groups[&group.tier].clone());
     if !changes.new.is_empty() {
         stages.authorize.push(Action::Authorize {
@@ -400,8 +406,15 @@ fn rule_actions(
             rules: changes.redescribed,
         });
     }
+    // A new group's default allow-all egress goes right after its creation: nothing uses the
+    // group yet, and a later failure must not leave it open.
+    let revokes = if existing.is_none() {
+        &mut stages.create
+    } else {
+        &mut stages.revoke
+    };
     if !changes.gone.is_empty() {
-        stages.revoke.push(Action::Revoke {
+        revokes.push(Action::Revoke {
             tier,
             group,
             direction,

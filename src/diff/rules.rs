@@ -47,15 +47,17 @@ pub fn rule_changes(want: &[Rule], have: &[Rule]) -> RuleChanges {
 }
 
 /// A group's desired rules with their peers resolved: tiers to this plan's groups, `setRef`s to
-/// the other sets' group ids. A `setRef` without an id yet is left out and reported.
+/// the other sets' group ids. A `setRef` without an id yet is left out and reported; the
+/// traffic of such rules is returned beside the resolved ones.
 pub fn resolve(
     group: &DesiredGroup,
     direction: Direction,
     groups: &BTreeMap<String, GroupRef>,
     inputs: &Inputs,
     unresolved: &mut Vec<Unresolved>,
-) -> Vec<Rule> {
-    group
+) -> (Vec<Rule>, Vec<RuleMatch>) {
+    let mut waiting = Vec::new();
+    let rules = group
         .rules(direction)
         .iter()
         .filter_map(|r| {
@@ -80,6 +82,7 @@ pub fn resolve(
                         if !unresolved.contains(&u) {
                             unresolved.push(u);
                         }
+                        waiting.push(r.traffic.clone());
                         return None;
                     };
                     ConcretePeer::Group(GroupRef::Existing(id.clone()))
@@ -91,5 +94,6 @@ pub fn resolve(
                 description: r.description.clone(),
             })
         })
-        .collect()
+        .collect();
+    (rules, waiting)
 }

@@ -102,10 +102,15 @@ fn set_value(observed: &mut Observed, tier: &str, value: &str) {
 fn empty_account_creates_everything_groups_first() {
     let plan = diff(&desired(), &Observed::default(), &inputs());
     let kinds: Vec<String> = plan.actions.iter().map(|a| a.to_string()).collect();
-    assert!(
-        kinds[..3].iter().all(|k| k.starts_with("+ create group")),
-        "{kinds:#?}"
-    );
+    // Each new group is created, then its default allow-all egress revoked at once.
+    for (i, tier) in ["web", "app", "db"].iter().enumerate() {
+        assert!(kinds[2 * i].starts_with("+ create group"), "{kinds:#?}");
+        assert_eq!(
+            kinds[2 * i + 1],
+            format!("- revoke egress {tier}: all to 0.0.0.0/0"),
+            "{kinds:#?}"
+        );
+    }
     // Cross-tier peers point at the pending groups.
     let web_egress = plan
         .actions
@@ -124,22 +129,6 @@ fn empty_account_creates_everything_groups_first() {
         web_egress[1].peer,
         ConcretePeer::Group(GroupRef::Pending("app".into()))
     );
-    // AWS's default egress is revoked on every new group, after the authorizations.
-    let revokes: Vec<_> = plan
-        .actions
-        .iter()
-        .filter(|a| matches!(a, Action::Revoke { .. }))
-        .collect();
-    assert_eq!(revokes.len(), 3);
-    for r in revokes {
-        let Action::Revoke { rules, direction, .. } = r else {
-            unreachable!()
-        };
-        assert_eq!(
-            (*direction, rules.as_slice()),
-            (Direction::Egress, &[default_egress()][..])
-        );
-    }
     assert_eq!(
         plan.actions
             .iter()
@@ -147,17 +136,12 @@ fn empty_account_creates_everything_groups_first() {
             .count(),
         3
     );
-    let last_authorize = plan
+    let first_authorize = plan
         .actions
         .iter()
-        .rposition(|a| matches!(a, Action::Authorize { .. }))
+        .position(|a| matches!(a, Action::Authorize { .. }))
         .unwrap();
-    let first_revoke = plan
-        .actions
-        .iter()
-        .position(|a| matches!(a, Action::Revoke { .. }))
-        .unwrap();
-    assert!(last_authorize < first_revoke, "authorize before revoke");
+    assert_eq!(first_authorize, 6, "rules are authorized once every group exists");
 }
 
 #[test]
@@ -355,5 +339,31 @@ fn teardown_revokes_internal_references_then_deletes() {
             "- delete parameter /sg/gb/db/SecurityGroupId",
             "- delete parameter /sg/gb/web/SecurityGroupId",
         ]
+    );
+}
+
+#[test]
+fn an_unresolved_set_ref_keeps_the_rule_that_is_already_there() {
+    let mut d = desired();
+    d.groups[1].ingress.push(model::DesiredRule {
+        traffic: tcp(9000),
+        peer: SymbolicPeer::SetRef {
+            namespace: "platform".into(),
+            name: "shared".into(),
+            tier: "lb".into(),
+        },
+        description: None,
+    });
+    let mut observed = converged();
+    observed.groups[1]
+        .ingress
+        .push(rule(9000, group_peer("sg-lb"), "from the shared lb"));
+    let plan = diff(&d, &observed, &inputs());
+    assert_eq!(plan.actions, vec![], "the rule stays while shared/lb has no id");
+    assert_eq!(plan.unresolved.len(), 1);
+    // Once the spec no longer asks for it, it goes.
+    let plan = diff(&desired(), &observed, &inputs());
+    assert!(
+        matches!(&plan.actions[..], [Action::Revoke { rules, .. }] if rules[0].peer == group_peer("sg-lb"))
     );
 }

@@ -234,7 +234,10 @@ async fn delete_group<A: AwsApi>(aws: &A, group_id: &str) -> Result<(), Error> {
             let what = if interfaces.is_empty() {
                 "referenced by another group's rules".to_string()
             } else {
-                format!("in use by network interface(s) {}", interfaces.join(", "))
+                {
+                    let shown: Vec<String> = interfaces.iter().map(ToString::to_string).collect();
+                    format!("in use by network interface(s) {}", shown.join(", "))
+                }
             };
             Err(Error::DeletionBlocked(vec![format!(
                 "group {group_id} is {what}"

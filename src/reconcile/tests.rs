@@ -260,3 +260,11 @@ async fn a_group_of_another_cluster_is_not_adopted() {
     assert_eq!(aws.writes(), Vec::<&str>::new());
     assert!(existing_ids(&BTreeMap::new()).is_empty());
 }
+
+#[test]
+fn event_notes_are_cut_at_a_character_boundary() {
+    let note = format!("{}é and more", "x".repeat(999));
+    let cut = super::truncate_utf8(&note, 1000);
+    assert_eq!(cut.len(), 999, "the 2-byte é would end at byte 1001");
+    assert_eq!(super::truncate_utf8("short", 1000), "short");
+}

@@ -26,7 +26,10 @@ async fn deletion_waits_for_network_interfaces_then_completes() {
         })
         .await;
     let (_, _, message) = condition(&blocked, "Ready").unwrap();
-    assert!(message.contains(&eni), "status names the interface: {message}");
+    assert!(
+        message.contains(&format!("{eni} (\"e2e workload\"")),
+        "status names the interface and its description: {message}"
+    );
     assert!(
         f.parameter("/sg/busy/solo/SecurityGroupId").await.is_some(),
         "parameters stay while the group does"

@@ -94,7 +94,8 @@ pub async fn create_vpc(ec2: &aws_sdk_ec2::Client, cidr: &str) -> String {
         .unwrap()
 }
 
-/// A network interface using `group_id`, in a new subnet `cidr` of `vpc_id`; its id.
+/// A network interface using `group_id`, in a new subnet `cidr` of `vpc_id`, described as
+/// "e2e workload"; its id.
 pub async fn attach_interface(ec2: &aws_sdk_ec2::Client, vpc_id: &str, cidr: &str, group_id: &str) -> String {
     let subnet = ec2
         .create_subnet()
@@ -108,6 +109,7 @@ pub async fn attach_interface(ec2: &aws_sdk_ec2::Client, vpc_id: &str, cidr: &st
         .create_network_interface()
         .subnet_id(subnet_id)
         .groups(group_id)
+        .description("e2e workload")
         .send()
         .await
         .unwrap();
