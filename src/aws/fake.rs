@@ -142,6 +142,18 @@ impl AwsApi for FakeAws {
         })
     }
 
+    async fn groups_referencing(&self, group_id: &str) -> Result<Vec<ObservedGroup>> {
+        self.with("DescribeSecurityGroups", |s| {
+            let names = |g: &&ObservedGroup| {
+                g.ingress
+                    .iter()
+                    .chain(&g.egress)
+                    .any(|r| r.peer.to_string() == group_id)
+            };
+            Ok(s.groups.iter().filter(names).cloned().collect())
+        })
+    }
+
     async fn interfaces_using(&self, group_id: &str) -> Result<Vec<Interface>> {
         self.with("DescribeNetworkInterfaces", |s| {
             let ids = s.interfaces.get(group_id).cloned().unwrap_or_default();

@@ -90,6 +90,8 @@ pub trait AwsApi: Send + Sync {
         vpc_id: &str,
         name: &str,
     ) -> impl Future<Output = Result<Option<ObservedGroup>>> + Send;
+    /// Groups with a rule (ingress or egress) that names `group_id`, whoever owns them.
+    fn groups_referencing(&self, group_id: &str) -> impl Future<Output = Result<Vec<ObservedGroup>>> + Send;
     /// Network interfaces that use a group (what blocks its deletion).
     fn interfaces_using(&self, group_id: &str) -> impl Future<Output = Result<Vec<Interface>>> + Send;
     /// Parameter name → value, everything under `prefix`.

@@ -199,6 +199,27 @@ impl AwsApi for Aws {
         Ok(out.security_groups().first().map(observed_group))
     }
 
+    async fn groups_referencing(&self, group_id: &str) -> Result<Vec<ObservedGroup>> {
+        let mut found: Vec<ObservedGroup> = Vec::new();
+        for name in ["ip-permission.group-id", "egress.ip-permission.group-id"] {
+            let mut pages = self
+                .ec2
+                .describe_security_groups()
+                .filters(filter(name, group_id))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = self.track("ec2", "DescribeSecurityGroups", page)?;
+                for g in page.security_groups().iter().map(observed_group) {
+                    if !found.iter().any(|f| f.id == g.id) {
+                        found.push(g);
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn interfaces_using(&self, group_id: &str) -> Result<Vec<Interface>> {
         let mut pages = self
             .ec2

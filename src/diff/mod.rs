@@ -21,7 +21,7 @@ mod tests;
 
 pub use action::Action;
 pub use rules::{RuleChanges, default_egress, rule_changes};
-pub use teardown::teardown;
+pub use teardown::{hold, teardown};
 
 /// A security group that exists, or one this plan creates (known by its tier).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -165,6 +165,8 @@ pub struct Plan {
     pub refusals: Vec<Refusal>,
     /// Parameters whose tags decide an action but were not read: read them and diff again.
     pub unread_parameter_tags: Vec<String>,
+    /// Group deletions held back, and why (what still uses each group).
+    pub blocked: Vec<String>,
 }
 
 /// Who a tag map says owns a resource, for messages.
@@ -506,6 +508,9 @@ fn surplus_actions(
     plan: &mut Plan,
     stages: &mut Stages,
 ) {
+    // Surplus groups may name each other (two removed tiers): those rules go first.
+    let ids: BTreeSet<&str> = surplus.iter().map(|g| g.id.as_str()).collect();
+    stages.revoke.extend(teardown::revoke_references(surplus, &ids));
     for group in surplus {
         let known = group.tier().and_then(|t| desired.group(t)).is_some();
         stages.delete.push(Action::DeleteGroup {

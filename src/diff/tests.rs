@@ -367,3 +367,48 @@ fn an_unresolved_set_ref_keeps_the_rule_that_is_already_there() {
         matches!(&plan.actions[..], [Action::Revoke { rules, .. }] if rules[0].peer == group_peer("sg-lb"))
     );
 }
+
+#[test]
+fn removed_tiers_that_name_each_other_are_unlinked_then_deleted() {
+    let mut d = desired();
+    d.groups.retain(|g| g.tier == "web");
+    d.groups[0].egress.truncate(1); // web no longer reaches app
+    let actions: Vec<String> = diff(&d, &converged(), &inputs())
+        .actions
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "- revoke egress web: tcp/8080 to sg-app",
+            // app's rule from web does not block anything: app goes, web stays.
+            "- revoke egress app: tcp/5432 to sg-db",
+            "- revoke ingress db: tcp/5432 from sg-app",
+            "- delete group sg-app (tier app, tier removed)",
+            "- delete group sg-db (tier db, tier removed)",
+            "- delete parameter /sg/gb/app/SecurityGroupId",
+            "- delete parameter /sg/gb/db/SecurityGroupId",
+        ]
+    );
+}
+
+#[test]
+fn a_group_in_use_is_held_with_its_rules_and_parameter() {
+    let mut d = desired();
+    d.groups.retain(|g| g.tier != "db");
+    d.groups[1].egress.clear();
+    let mut plan = diff(&d, &converged(), &inputs());
+    let in_use = BTreeMap::from([(
+        "sg-db".to_string(),
+        "group sg-db is in use by network interface eni-1".to_string(),
+    )]);
+    hold(&mut plan, &in_use);
+    let shown: Vec<String> = plan.actions.iter().map(|a| a.to_string()).collect();
+    assert_eq!(
+        shown,
+        ["- revoke egress app: tcp/5432 to sg-db"],
+        "the spec's own change still runs"
+    );
+    assert_eq!(plan.blocked, ["group sg-db is in use by network interface eni-1"]);
+}

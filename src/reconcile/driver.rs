@@ -9,7 +9,7 @@ use std::future::Future;
 use super::{Error, execute};
 use crate::api::DeletionPolicy;
 use crate::aws::AwsApi;
-use crate::diff::{self, Inputs, Observed, ObservedParameter, Plan};
+use crate::diff::{self, Action, Inputs, Observed, ObservedParameter, Plan};
 use crate::model::{self, DesiredSet, Ownership, SetIdentity, ValidatedSet, VpcSource};
 
 /// `(namespace, set, tier)` of another set's tier.
@@ -77,14 +77,19 @@ pub async fn converge<A: AwsApi, R: References>(
     )
     .await?;
     observe_adoptable(aws, &desired, &mut observed, &vpc_id).await?;
-    let plan = diff_reading_tags(aws, &mut observed, |o| diff::diff(&desired, o, &inputs)).await?;
+    let mut plan = diff_reading_tags(aws, &mut observed, |o| diff::diff(&desired, o, &inputs)).await?;
     preflight(&plan)?;
+    hold_groups_in_use(aws, &mut plan, &observed).await?;
     let executed = mode == Mode::Execute && !set.identity.observe_only();
     let ids = if executed {
         execute::run(aws, &plan, &desired.ownership).await?
     } else {
         super::existing_ids(&plan.groups)
     };
+    if executed && !plan.blocked.is_empty() {
+        // The rest is done; the held deletions are retried with backoff.
+        return Err(Error::DeletionBlocked(plan.blocked.clone()));
+    }
     Ok(Converged {
         vpc_id,
         desired,
@@ -119,8 +124,13 @@ pub async fn teardown<A: AwsApi>(
     }
     let ownership = Ownership::of(set, cluster);
     let mut observed = observe(aws, &ownership, &format!("/sg/{}/", set.name), true).await?;
-    let plan = diff_reading_tags(aws, &mut observed, |o| diff::teardown(o, &ownership)).await?;
+    let mut plan = diff_reading_tags(aws, &mut observed, |o| diff::teardown(o, &ownership)).await?;
+    hold_groups_in_use(aws, &mut plan, &observed).await?;
     let executed = mode == Mode::Execute;
+    if executed && !plan.blocked.is_empty() {
+        // Nothing is revoked while anything still uses a group: its traffic keeps flowing.
+        return Err(Error::DeletionBlocked(plan.blocked));
+    }
     if executed {
         execute::run(aws, &plan, &ownership).await?;
     }
@@ -215,6 +225,47 @@ async fn diff_reading_tags<A: AwsApi>(
     }
     read_parameter_tags(aws, observed, &plan.unread_parameter_tags).await?;
     Ok(diff(observed))
+}
+
+/// Finds what still uses each group the plan deletes (network interfaces, rules of groups that
+/// are not the set's own) and holds those deletions back, naming the users.
+async fn hold_groups_in_use<A: AwsApi>(aws: &A, plan: &mut Plan, observed: &Observed) -> Result<(), Error> {
+    let ours: BTreeSet<&str> = observed.groups.iter().map(|g| g.id.as_str()).collect();
+    let doomed: Vec<String> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::DeleteGroup { group_id, .. } => Some(group_id.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut in_use = BTreeMap::new();
+    for id in doomed {
+        let mut users: Vec<String> = aws
+            .interfaces_using(&id)
+            .await?
+            .iter()
+            .map(|i| format!("network interface {i}"))
+            .collect();
+        for g in aws.groups_referencing(&id).await? {
+            if !ours.contains(g.id.as_str()) {
+                users.push(format!(
+                    "a rule of group {} ({}, {})",
+                    g.id,
+                    g.name,
+                    diff::owner_of(&g.tags)
+                ));
+            }
+        }
+        if !users.is_empty() {
+            in_use.insert(
+                id.clone(),
+                format!("group {id} is in use by {}", users.join(", ")),
+            );
+        }
+    }
+    diff::hold(plan, &in_use);
+    Ok(())
 }
 
 /// Every check that can refuse the plan, before its first write.

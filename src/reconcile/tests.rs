@@ -156,7 +156,16 @@ async fn adoption_tags_the_named_group_then_manages_it() {
         "sg-0000abcd".into(),
     );
     let plan = plan_then_apply(&aws, &set, &changed()).await;
-    assert!(matches!(&plan.actions[2], Action::AdoptGroup { group_id, .. } if group_id == "sg-0000abcd"));
+    let adopt = plan
+        .actions
+        .iter()
+        .position(|a| matches!(a, Action::AdoptGroup { group_id, .. } if group_id == "sg-0000abcd"));
+    let first_authorize = plan.actions.iter().position(|a| a.kind() == "authorize");
+    assert!(
+        adopt.is_some() && adopt < first_authorize,
+        "adopted before its rules change: {:#?}",
+        plan.actions
+    );
     assert_eq!(
         plan.actions.iter().filter(|a| a.kind() == "create-group").count(),
         2

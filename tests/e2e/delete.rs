@@ -1,14 +1,15 @@
-//! Deleting a set: waiting for network interfaces, and the Retain policy.
+//! Deleting a set: nothing is revoked while anything uses its groups, and the Retain policy.
 
 use std::time::Duration;
 
+use aws_sdk_ec2::types::{IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair};
 use serde_json::json;
 
 use crate::support::aws::attach_interface;
 use crate::support::controller::Controller;
 use crate::support::fixture::{Fixture, condition, group_id};
 use crate::support::poll_async;
-use crate::support::sg::solo_spec;
+use crate::support::sg::{rules, solo_spec};
 
 #[tokio::test]
 async fn deletion_waits_for_network_interfaces_then_completes() {
@@ -63,4 +64,104 @@ async fn retain_leaves_aws_as_it_is() {
         f.parameter("/sg/kept/solo/SecurityGroupId").await,
         Some(group_id(&ready, "solo"))
     );
+}
+
+#[tokio::test]
+async fn deleting_a_set_in_use_revokes_nothing_and_names_every_user() {
+    let f = Fixture::new("inuse").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    let spec = json!({"tiers": [
+        {"name": "web", "egress": [{"protocol": "tcp", "ports": 8080, "to": [{"tier": "app"}]}]},
+        {"name": "app", "ingress": [{"protocol": "tcp", "ports": 8080, "from": [{"tier": "web"}]}]},
+    ]});
+    f.apply(&f.set("pair", spec)).await;
+    let ready = f.wait_ready("pair").await;
+    let app = group_id(&ready, "app");
+    let eni = attach_interface(&f.ec2, &f.vpc_id, "10.0.2.0/24", &app).await;
+    // Another team's group (another set) sends to the app tier.
+    let client = f
+        .ec2
+        .create_security_group()
+        .vpc_id(&f.vpc_id)
+        .group_name("client")
+        .description("another team")
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroup)
+                .tags(
+                    Tag::builder()
+                        .key("sgprovisioner.io/owner")
+                        .value("other/consumer")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .group_id
+        .unwrap();
+    let to_app = IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(5432)
+        .to_port(5432)
+        .user_id_group_pairs(UserIdGroupPair::builder().group_id(&app).build())
+        .build();
+    f.ec2
+        .authorize_security_group_egress()
+        .group_id(&client)
+        .ip_permissions(to_app.clone())
+        .send()
+        .await
+        .unwrap();
+    let rules_before: Vec<_> = f
+        .groups("pair")
+        .await
+        .values()
+        .map(|g| rules(g.ip_permissions()))
+        .collect();
+    let writes_before = f.writes().await;
+
+    f.sets.delete("pair", &Default::default()).await.unwrap();
+    let blocked = f
+        .wait_for("pair", "deletion blocked", |s| {
+            condition(s, "Ready").is_some_and(|c| c.1 == "DeletionBlocked")
+        })
+        .await;
+    let (_, _, message) = condition(&blocked, "Ready").unwrap();
+    assert!(message.contains(&eni), "names the interface: {message}");
+    assert!(
+        message.contains(&format!("a rule of group {client} (client, owner other/consumer")),
+        "names the referencing group and its set: {message}"
+    );
+    let rules_after: Vec<_> = f
+        .groups("pair")
+        .await
+        .values()
+        .map(|g| rules(g.ip_permissions()))
+        .collect();
+    assert_eq!(
+        rules_after, rules_before,
+        "every rule stays while the groups are in use"
+    );
+    assert_eq!(f.writes().await, writes_before, "no write while blocked");
+
+    f.ec2
+        .delete_network_interface()
+        .network_interface_id(&eni)
+        .send()
+        .await
+        .unwrap();
+    f.ec2
+        .revoke_security_group_egress()
+        .group_id(&client)
+        .ip_permissions(to_app)
+        .send()
+        .await
+        .unwrap();
+    poll_async(Duration::from_secs(90), "the set to be gone", || async {
+        matches!(f.sets.get_opt("pair").await, Ok(None)).then_some(())
+    })
+    .await;
+    assert_eq!(f.group_count("pair").await, 0);
 }
