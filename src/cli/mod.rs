@@ -102,6 +102,16 @@ pub struct RunArgs {
     /// Namespaces to watch (repeat, or comma-separated); default: all.
     #[arg(long = "namespace", env = "SG_WATCH_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,
+    /// Namespaces whose sets may adopt existing groups with the sgprovisioner.io/adopt-{tier}
+    /// annotation (repeat, or comma-separated); `*`: every namespace. In a shared cluster, list
+    /// only the platform team's: adoption takes a group over.
+    #[arg(
+        long,
+        env = "SG_ADOPTION_NAMESPACES",
+        value_delimiter = ',',
+        default_value = "*"
+    )]
+    pub adoption_namespaces: Vec<String>,
     /// The region of sets that name none; default: the AWS SDK's (AWS_REGION, profile, IMDS).
     #[arg(long, env = "SG_DEFAULT_REGION")]
     pub region: Option<String>,
@@ -205,6 +215,7 @@ async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
         resync: args.resync_period,
         limits: args.limits.limits(),
         namespaces: args.namespaces,
+        adoption_namespaces: args.adoption_namespaces,
         instance: args.instance,
     };
     tracing::info!(cluster = %settings.cluster_name, resync = ?settings.resync, namespaces = ?settings.namespaces, "starting");

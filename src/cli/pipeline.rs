@@ -110,9 +110,11 @@ async fn converge(
         anyhow::anyhow!("{}: invalid spec:\n{}", identity.key(), lines.join("\n"))
     })?;
     let aws = aws_for(identity.region.as_deref().or(args.region.as_deref()), metrics).await;
+    // The person running the command holds the AWS credentials: no cluster admin to ask.
     let known = Known {
         vpc_id: None,
         spec_changed: true,
+        adoption: Default::default(),
     };
     let refs = ParameterReferences { aws: &aws };
     let done = driver::converge(&aws, &refs, &validated, &args.cluster_name, &known, mode)

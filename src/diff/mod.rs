@@ -121,6 +121,17 @@ pub struct Inputs {
     pub vpc_id: String,
     /// `(namespace, set, tier)` → group id, from the other sets' status.
     pub set_refs: BTreeMap<(String, String, String), String>,
+    /// Whether the set's namespace may adopt groups.
+    pub adoption: Adoption,
+}
+
+/// The cluster admin's word on adoption (`--adoption-namespaces`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Adoption {
+    #[default]
+    Allowed,
+    /// Refused, and why (which namespaces may).
+    Forbidden(String),
 }
 
 /// A peer that cannot be resolved yet: another set's tier without a group id.
@@ -145,7 +156,7 @@ impl fmt::Display for Refusal {
         match self {
             Refusal::ForeignParameter { name, owner } => write!(
                 f,
-                "parameter {name} belongs to {owner}, not to this set: remove it or rename the set"
+                "parameter {name} is not this set's ({owner}): delete it, or rename the set"
             ),
             Refusal::AdoptionRefused { tier, id, why } => write!(f, "tier {tier}: cannot adopt {id}: {why}"),
         }
@@ -274,7 +285,11 @@ pub fn diff(desired: &DesiredSet, observed: &Observed, inputs: &Inputs) -> Plan 
             continue;
         };
         let found = observed.adoptable.get(tier).and_then(Option::as_ref);
-        match adoption_refusal(wanted, found, &inputs.vpc_id, &desired.ownership) {
+        let refusal = match &inputs.adoption {
+            Adoption::Forbidden(why) => Some(why.clone()),
+            Adoption::Allowed => adoption_refusal(wanted, found, &inputs.vpc_id, &desired.ownership),
+        };
+        match refusal {
             Some(why) => plan.refusals.push(Refusal::AdoptionRefused {
                 tier: tier.clone(),
                 id: id.clone(),

@@ -9,7 +9,7 @@ use std::future::Future;
 use super::{Error, execute};
 use crate::api::DeletionPolicy;
 use crate::aws::AwsApi;
-use crate::diff::{self, Action, Inputs, Observed, ObservedParameter, Plan};
+use crate::diff::{self, Action, Adoption, Inputs, Observed, ObservedParameter, Plan};
 use crate::model::{self, DesiredSet, Ownership, SetIdentity, ValidatedSet, VpcSource};
 
 /// `(namespace, set, tier)` of another set's tier.
@@ -41,6 +41,8 @@ pub struct Known {
     pub vpc_id: Option<String>,
     /// A spec change re-reads the parameters' tags, to bring them along; a resync does not.
     pub spec_changed: bool,
+    /// Whether the set may adopt groups (the controller's `--adoption-namespaces`).
+    pub adoption: Adoption,
 }
 
 /// The outcome of [`converge`].
@@ -68,6 +70,7 @@ pub async fn converge<A: AwsApi, R: References>(
     let inputs = Inputs {
         set_refs: refs.group_ids(&desired.set_refs()).await?,
         vpc_id: vpc_id.clone(),
+        adoption: known.adoption.clone(),
     };
     let mut observed = observe(
         aws,

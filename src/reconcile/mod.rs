@@ -18,7 +18,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::api::{FINALIZER, SecurityGroupSet, SecurityGroupSetStatus, TierStatus};
 use crate::aws::Aws;
-use crate::diff::GroupRef;
+use crate::diff::{Adoption, GroupRef};
 use crate::metrics::Metrics;
 use crate::model::{self, Direction, Limits, SetIdentity};
 
@@ -42,8 +42,29 @@ pub struct Settings {
     pub limits: Limits,
     /// Watched namespaces; empty: all.
     pub namespaces: Vec<String>,
+    /// Namespaces whose sets may adopt groups by annotation; `*`: every namespace.
+    pub adoption_namespaces: Vec<String>,
     /// Identifies this process in Events.
     pub instance: String,
+}
+
+impl Settings {
+    /// Whether sets in `namespace` may adopt groups.
+    pub fn adoption(&self, namespace: &str) -> Adoption {
+        let allowed = &self.adoption_namespaces;
+        if allowed.iter().any(|n| n == "*" || n == namespace) {
+            Adoption::Allowed
+        } else {
+            Adoption::Forbidden(format!(
+                "namespace {namespace} may not adopt groups (the controller's --adoption-namespaces allows: {})",
+                if allowed.is_empty() {
+                    "none".to_string()
+                } else {
+                    allowed.join(", ")
+                }
+            ))
+        }
+    }
 }
 
 pub struct Context {
@@ -288,6 +309,7 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
     let known = Known {
         vpc_id: status.and_then(|s| s.vpc_id.clone()),
         spec_changed: status.and_then(|s| s.observed_generation) != set.meta().generation,
+        adoption: ctx.settings.adoption(&validated.identity.namespace),
     };
     let refs = ClusterReferences { client: &ctx.client };
     let done = driver::converge(

@@ -42,6 +42,7 @@ fn changed() -> Known {
     Known {
         vpc_id: None,
         spec_changed: true,
+        ..Known::default()
     }
 }
 
@@ -276,4 +277,46 @@ fn event_notes_are_cut_at_a_character_boundary() {
     let cut = super::truncate_utf8(&note, 1000);
     assert_eq!(cut.len(), 999, "the 2-byte é would end at byte 1001");
     assert_eq!(super::truncate_utf8("short", 1000), "short");
+}
+
+#[tokio::test]
+async fn a_namespace_not_allowed_to_adopt_is_refused_before_any_write() {
+    let aws = account();
+    let mut set = seed();
+    aws.add_group(ObservedGroup {
+        id: "sg-0000abcd".into(),
+        name: format!("{}-db", set.metadata.name.clone().unwrap()),
+        vpc_id: "vpc-00000001".into(),
+        ..Default::default()
+    });
+    set.metadata.annotations.get_or_insert_default().insert(
+        format!("{}db", crate::api::ADOPT_ANNOTATION),
+        "sg-0000abcd".into(),
+    );
+    let settings = super::Settings {
+        cluster_name: "default".into(),
+        resync: std::time::Duration::from_secs(300),
+        limits: Limits::default(),
+        namespaces: vec![],
+        adoption_namespaces: vec!["platform-admin".into()],
+        instance: "test".into(),
+    };
+    let known = Known {
+        adoption: settings.adoption("platform"),
+        ..changed()
+    };
+    let err = run(&aws, &set, &known, Mode::Execute).await.unwrap_err();
+    assert!(
+        err.to_string().contains("namespace platform may not adopt"),
+        "{err}"
+    );
+    assert_eq!(aws.writes(), Vec::<&str>::new());
+    assert_eq!(
+        super::Settings {
+            adoption_namespaces: vec!["*".into()],
+            ..settings
+        }
+        .adoption("x"),
+        crate::diff::Adoption::Allowed
+    );
 }

@@ -12,6 +12,7 @@ mod delete;
 mod drift;
 mod emulator;
 mod failures;
+mod hostile;
 mod iam;
 mod image;
 mod install;

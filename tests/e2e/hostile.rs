@@ -1,0 +1,163 @@
+//! Sets that would take what is not theirs: each makes no AWS write at all (counted at the
+//! emulator) and stalls naming the object, which is left exactly as it was.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use aws_sdk_ssm::types::ParameterType;
+
+use crate::support::controller::Controller;
+use crate::support::fixture::{Fixture, condition};
+use crate::support::sg::{solo_spec, tags};
+
+/// A group named `name` in the fixture's VPC with `tags`, made by hand; its id.
+async fn hand_made_group(f: &Fixture, name: &str, tags: &[(&str, &str)]) -> String {
+    let mut spec = TagSpecification::builder().resource_type(ResourceType::SecurityGroup);
+    for (k, v) in tags {
+        spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    f.ec2
+        .create_security_group()
+        .vpc_id(&f.vpc_id)
+        .group_name(name)
+        .description("made by hand")
+        .set_tag_specifications((!tags.is_empty()).then(|| vec![spec.build()]))
+        .send()
+        .await
+        .unwrap()
+        .group_id
+        .unwrap()
+}
+
+/// Applies `name` (the solo spec, with `annotations`) and waits for `Stalled` with `reason`;
+/// returns the message.
+async fn stalls(f: &Fixture, name: &str, annotations: BTreeMap<String, String>, reason: &str) -> String {
+    let mut set = f.set(name, solo_spec());
+    set.metadata.annotations = Some(annotations);
+    f.apply(&set).await;
+    let stalled = f
+        .wait_for(name, "Stalled", |s| {
+            condition(s, "Stalled").is_some_and(|c| c.0 == "True")
+        })
+        .await;
+    let (_, got, message) = condition(&stalled, "Stalled").unwrap();
+    assert_eq!(got, reason, "{message}");
+    message
+}
+
+fn adopt(id: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("sgprovisioner.io/adopt-solo".to_string(), id.to_string())])
+}
+
+#[tokio::test]
+async fn adopting_another_clusters_or_owners_group_writes_nothing() {
+    let f = Fixture::new("hostile-adopt").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    let owner = format!("{}/theirs", f.ns);
+    let other_cluster = hand_made_group(
+        &f,
+        "theirs-solo",
+        &[
+            ("sgprovisioner.io/owner", &owner),
+            ("sgprovisioner.io/cluster", "other"),
+        ],
+    )
+    .await;
+    let message = stalls(&f, "theirs", adopt(&other_cluster), "AdoptionRefused").await;
+    assert!(
+        message.contains(&other_cluster) && message.contains("cluster other"),
+        "{message}"
+    );
+
+    let other_owner =
+        hand_made_group(&f, "grab-solo", &[("sgprovisioner.io/owner", "payments/ledger")]).await;
+    let message = stalls(&f, "grab", adopt(&other_owner), "AdoptionRefused").await;
+    assert!(message.contains("owned by payments/ledger"), "{message}");
+
+    assert_eq!(f.writes().await, 0, "no write at all");
+    let g = f
+        .ec2
+        .describe_security_groups()
+        .group_ids(&other_cluster)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags(&g.security_groups()[0])["sgprovisioner.io/cluster"],
+        "other",
+        "untouched"
+    );
+}
+
+#[tokio::test]
+async fn a_namespace_that_may_not_adopt_writes_nothing() {
+    let f = Fixture::new("hostile-ns").await;
+    let args = [
+        "--resync-period",
+        "300s",
+        "--adoption-namespaces",
+        "platform-admin",
+    ];
+    let _controller = Controller::start(&f.ns, &f.key, &args);
+    let group = hand_made_group(&f, "claim-solo", &[]).await;
+    let message = stalls(&f, "claim", adopt(&group), "AdoptionRefused").await;
+    assert!(
+        message.contains(&format!("namespace {} may not adopt", f.ns)),
+        "{message}"
+    );
+    assert_eq!(f.writes().await, 0);
+}
+
+#[tokio::test]
+async fn a_parameter_path_of_another_namespace_or_nobody_writes_nothing() {
+    let f = Fixture::new("hostile-param").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    let put = |name: &str, tags: Vec<aws_sdk_ssm::types::Tag>| {
+        f.ssm
+            .put_parameter()
+            .name(name)
+            .value("sg-0123456789abcdef0")
+            .r#type(ParameterType::String)
+            .set_tags(Some(tags).filter(|t| !t.is_empty()))
+            .send()
+    };
+    // Another namespace's set of the same name already publishes at /sg/shared/solo/....
+    let tag = |k: &str, v: &str| {
+        aws_sdk_ssm::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    let theirs = vec![
+        tag("sgprovisioner.io/owner", "team-b/shared"),
+        tag("sgprovisioner.io/cluster", "default"),
+    ];
+    put("/sg/shared/solo/SecurityGroupId", theirs).await.unwrap();
+    let message = stalls(&f, "shared", BTreeMap::new(), "ParameterNotOwned").await;
+    assert!(
+        message.contains("/sg/shared/solo/SecurityGroupId") && message.contains("team-b/shared"),
+        "{message}"
+    );
+
+    // A parameter made by hand, with no tags, at the path the set would publish.
+    put("/sg/manual/solo/SecurityGroupId", vec![]).await.unwrap();
+    let message = stalls(&f, "manual", BTreeMap::new(), "ParameterNotOwned").await;
+    assert!(
+        message.contains("/sg/manual/solo/SecurityGroupId") && message.contains("no owner tag"),
+        "{message}"
+    );
+
+    assert_eq!(f.writes().await, 0, "not even a group was created");
+    assert_eq!(f.group_count("shared").await + f.group_count("manual").await, 0);
+    for name in [
+        "/sg/shared/solo/SecurityGroupId",
+        "/sg/manual/solo/SecurityGroupId",
+    ] {
+        assert_eq!(
+            f.parameter(name).await.as_deref(),
+            Some("sg-0123456789abcdef0"),
+            "{name} untouched"
+        );
+    }
+}
