@@ -121,7 +121,7 @@ async fn a_parameter_path_of_another_namespace_or_nobody_writes_nothing() {
             .set_tags(Some(tags).filter(|t| !t.is_empty()))
             .send()
     };
-    // Another namespace's set of the same name already publishes at /sg/shared/solo/....
+    // Another namespace's set of the same name already publishes at /sg/clash/solo/....
     let tag = |k: &str, v: &str| {
         aws_sdk_ssm::types::Tag::builder()
             .key(k)
@@ -130,13 +130,13 @@ async fn a_parameter_path_of_another_namespace_or_nobody_writes_nothing() {
             .unwrap()
     };
     let theirs = vec![
-        tag("sgprovisioner.io/owner", "team-b/shared"),
+        tag("sgprovisioner.io/owner", "team-b/clash"),
         tag("sgprovisioner.io/cluster", "default"),
     ];
-    put("/sg/shared/solo/SecurityGroupId", theirs).await.unwrap();
-    let message = stalls(&f, "shared", BTreeMap::new(), "ParameterNotOwned").await;
+    put("/sg/clash/solo/SecurityGroupId", theirs).await.unwrap();
+    let message = stalls(&f, "clash", BTreeMap::new(), "ParameterNotOwned").await;
     assert!(
-        message.contains("/sg/shared/solo/SecurityGroupId") && message.contains("team-b/shared"),
+        message.contains("/sg/clash/solo/SecurityGroupId") && message.contains("team-b/clash"),
         "{message}"
     );
 
@@ -149,9 +149,9 @@ async fn a_parameter_path_of_another_namespace_or_nobody_writes_nothing() {
     );
 
     assert_eq!(f.writes().await, 0, "not even a group was created");
-    assert_eq!(f.group_count("shared").await + f.group_count("manual").await, 0);
+    assert_eq!(f.group_count("clash").await + f.group_count("manual").await, 0);
     for name in [
-        "/sg/shared/solo/SecurityGroupId",
+        "/sg/clash/solo/SecurityGroupId",
         "/sg/manual/solo/SecurityGroupId",
     ] {
         assert_eq!(
