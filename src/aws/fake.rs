@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::{AwsApi, AwsError, Interface, Result};
-use crate::diff::{ObservedGroup, Rule, default_egress};
+use crate::diff::{ObservedGroup, Rule, default_egress, default_egress_v6};
 use crate::model::{Direction, Ownership};
 
 #[derive(Clone, Debug, Default)]
@@ -20,6 +20,8 @@ pub struct State {
     pub parameters: BTreeMap<String, FakeParameter>,
     /// Group id → network interfaces using it (deletion is refused while any).
     pub interfaces: BTreeMap<String, Vec<String>>,
+    /// VPCs with an IPv6 block: their new groups get `::/0` egress too.
+    pub dual_stack_vpcs: Vec<String>,
     /// Every call made, by AWS operation name, in order.
     pub calls: Vec<&'static str>,
     next_id: u32,
@@ -154,6 +156,12 @@ impl AwsApi for FakeAws {
         })
     }
 
+    async fn vpc_has_ipv6(&self, vpc_id: &str) -> Result<bool> {
+        self.with("DescribeVpcs", |s| {
+            Ok(s.dual_stack_vpcs.iter().any(|v| v == vpc_id))
+        })
+    }
+
     async fn interfaces_using(&self, group_id: &str) -> Result<Vec<Interface>> {
         self.with("DescribeNetworkInterfaces", |s| {
             let ids = s.interfaces.get(group_id).cloned().unwrap_or_default();
@@ -205,6 +213,10 @@ impl AwsApi for FakeAws {
             }
             s.next_id += 1;
             let id = format!("sg-{:08x}", s.next_id);
+            let mut egress = vec![default_egress()];
+            if s.dual_stack_vpcs.iter().any(|v| v == vpc_id) {
+                egress.push(default_egress_v6());
+            }
             s.groups.push(ObservedGroup {
                 id: id.clone(),
                 name: name.into(),
@@ -212,7 +224,7 @@ impl AwsApi for FakeAws {
                 description: description.into(),
                 tags: tags.clone(),
                 ingress: vec![],
-                egress: vec![default_egress()],
+                egress,
             });
             Ok(id)
         })

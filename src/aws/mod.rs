@@ -92,6 +92,8 @@ pub trait AwsApi: Send + Sync {
     ) -> impl Future<Output = Result<Option<ObservedGroup>>> + Send;
     /// Groups with a rule (ingress or egress) that names `group_id`, whoever owns them.
     fn groups_referencing(&self, group_id: &str) -> impl Future<Output = Result<Vec<ObservedGroup>>> + Send;
+    /// Whether a VPC has an IPv6 block: AWS then gives new groups a second default egress rule.
+    fn vpc_has_ipv6(&self, vpc_id: &str) -> impl Future<Output = Result<bool>> + Send;
     /// Network interfaces that use a group (what blocks its deletion).
     fn interfaces_using(&self, group_id: &str) -> impl Future<Output = Result<Vec<Interface>>> + Send;
     /// Parameter name → value, everything under `prefix`.

@@ -220,6 +220,20 @@ impl AwsApi for Aws {
         Ok(found)
     }
 
+    async fn vpc_has_ipv6(&self, vpc_id: &str) -> Result<bool> {
+        let call = self.ec2.describe_vpcs().vpc_ids(vpc_id).send().await;
+        let out = self.track("ec2", "DescribeVpcs", call)?;
+        let associated = |a: &aws_sdk_ec2::types::VpcIpv6CidrBlockAssociation| {
+            a.ipv6_cidr_block_state()
+                .and_then(|s| s.state())
+                .is_some_and(|s| *s == aws_sdk_ec2::types::VpcCidrBlockStateCode::Associated)
+        };
+        Ok(out
+            .vpcs()
+            .iter()
+            .any(|v| v.ipv6_cidr_block_association_set().iter().any(associated)))
+    }
+
     async fn interfaces_using(&self, group_id: &str) -> Result<Vec<Interface>> {
         let mut pages = self
             .ec2

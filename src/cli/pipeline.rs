@@ -115,6 +115,7 @@ async fn converge(
         vpc_id: None,
         spec_changed: true,
         adoption: Default::default(),
+        quota: args.limits.quota(),
     };
     let refs = ParameterReferences { aws: &aws };
     let done = driver::converge(&aws, &refs, &validated, &args.cluster_name, &known, mode)

@@ -38,6 +38,8 @@ pub enum Action {
         group: GroupRef,
         direction: Direction,
         rules: Vec<Rule>,
+        /// Revoked before the authorizations, not after: the group is at its rules quota.
+        make_room: bool,
     },
     TagGroup {
         tier: String,
@@ -206,11 +208,17 @@ impl fmt::Display for Action {
                 tier,
                 direction,
                 rules,
+                make_room,
                 ..
             } => write!(
                 f,
-                "- revoke {} {tier}: {}",
+                "- revoke {} {tier}{}: {}",
                 direction.as_str(),
+                if *make_room {
+                    " (first, to stay within the rules quota)"
+                } else {
+                    ""
+                },
                 rule_list(rules, *direction)
             ),
             Action::TagGroup { tier, tags, .. } => write!(f, "~ tag {tier}: {}", tag_list(tags)),

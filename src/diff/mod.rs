@@ -20,7 +20,7 @@ mod teardown;
 mod tests;
 
 pub use action::Action;
-pub use rules::{RuleChanges, default_egress, rule_changes};
+pub use rules::{RuleChanges, default_egress, default_egress_v6, rule_changes};
 pub use teardown::{hold, teardown};
 
 /// A security group that exists, or one this plan creates (known by its tier).
@@ -123,6 +123,37 @@ pub struct Inputs {
     pub set_refs: BTreeMap<(String, String, String), String>,
     /// Whether the set's namespace may adopt groups.
     pub adoption: Adoption,
+    /// The VPC has an IPv6 block: new groups start with `::/0` egress as well.
+    pub vpc_ipv6: bool,
+    /// Rules per group and direction that AWS allows.
+    pub quota: Quota,
+}
+
+/// AWS's rules quota per group, per direction; enforced separately for IPv4 and IPv6 rules (a
+/// rule naming a group or a prefix list counts in both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    pub ingress: usize,
+    pub egress: usize,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        let n = crate::limits::DEFAULT_RULES_PER_GROUP;
+        Quota {
+            ingress: n,
+            egress: n,
+        }
+    }
+}
+
+impl Quota {
+    pub fn of(&self, direction: Direction) -> usize {
+        match direction {
+            Direction::Ingress => self.ingress,
+            Direction::Egress => self.egress,
+        }
+    }
 }
 
 /// The cluster admin's word on adoption (`--adoption-namespaces`).
@@ -397,6 +428,7 @@ fn rule_actions(
     let (want, waiting) = rules::resolve(group, direction, &plan.groups, inputs, &mut plan.unresolved);
     let have: Vec<Rule> = match (existing, direction) {
         (Some(o), d) => o.rules(d).to_vec(),
+        (None, Direction::Egress) if inputs.vpc_ipv6 => vec![default_egress(), default_egress_v6()],
         (None, Direction::Egress) => vec![default_egress()],
         (None, Direction::Ingress) => vec![],
     };
@@ -407,6 +439,18 @@ fn rule_actions(
         .gone
         .retain(|r| !(matches!(r.peer, ConcretePeer::Group(_)) && waiting.contains(&r.traffic)));
     let (tier, group) = (group.tier.clone(), plan.groups[&group.tier].clone());
+    if existing.is_some() {
+        let room = rules::make_room(&have, &changes.new, &mut changes.gone, inputs.quota.of(direction));
+        if !room.is_empty() {
+            stages.authorize.push(Action::Revoke {
+                tier: tier.clone(),
+                group: group.clone(),
+                direction,
+                rules: room,
+                make_room: true,
+            });
+        }
+    }
     if !changes.new.is_empty() {
         stages.authorize.push(Action::Authorize {
             tier: tier.clone(),
@@ -436,6 +480,7 @@ fn rule_actions(
             group,
             direction,
             rules: changes.gone,
+            make_room: false,
         });
     }
 }

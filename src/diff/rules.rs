@@ -18,6 +18,14 @@ pub fn default_egress() -> Rule {
     }
 }
 
+/// In a VPC with an IPv6 block, AWS adds this one too.
+pub fn default_egress_v6() -> Rule {
+    Rule {
+        peer: ConcretePeer::Ipv6Cidr("::/0".into()),
+        ..default_egress()
+    }
+}
+
 /// What turns `have` into `want`. AWS identifies a rule by (traffic, peer): a rule in both
 /// with another description is changed in place, not replaced.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,6 +52,37 @@ pub fn rule_changes(want: &[Rule], have: &[Rule]) -> RuleChanges {
         .cloned()
         .collect();
     changes
+}
+
+impl Rule {
+    /// Whether the rule counts towards the IPv6 (`true`) or IPv4 (`false`) rules quota: a rule
+    /// naming a group or a prefix list counts towards both.
+    fn counts_for(&self, ipv6: bool) -> bool {
+        match self.peer {
+            ConcretePeer::Cidr(_) => !ipv6,
+            ConcretePeer::Ipv6Cidr(_) => ipv6,
+            ConcretePeer::PrefixList(_) | ConcretePeer::Group(_) => true,
+        }
+    }
+}
+
+/// The rules of `gone` to revoke before the authorizations so that the group never holds more
+/// than `quota` rules of either address family: as few as that needs, taken out of `gone`.
+/// (They are not wanted anyway; the rest of `gone` still waits until after the authorizations.)
+pub fn make_room(have: &[Rule], new: &[Rule], gone: &mut Vec<Rule>, quota: usize) -> Vec<Rule> {
+    let mut after: Vec<&Rule> = have.iter().chain(new).collect();
+    let over = |after: &[&Rule], ipv6: bool| after.iter().filter(|r| r.counts_for(ipv6)).count() > quota;
+    let mut room = Vec::new();
+    loop {
+        let (over4, over6) = (over(&after, false), over(&after, true));
+        let helps = |r: &Rule| (over4 && r.counts_for(false)) || (over6 && r.counts_for(true));
+        let Some(pos) = gone.iter().position(helps) else {
+            return room;
+        };
+        let rule = gone.remove(pos);
+        after.retain(|a| a.key() != rule.key());
+        room.push(rule);
+    }
 }
 
 /// A group's desired rules with their peers resolved: tiers to this plan's groups, `setRef`s to

@@ -60,6 +60,7 @@ pub(super) fn revoke_references(groups: &[&ObservedGroup], ids: &BTreeSet<&str>)
                     group: GroupRef::Existing(group.id.clone()),
                     direction,
                     rules,
+                    make_room: false,
                 });
             }
         }

@@ -1,3 +1,4 @@
+use super::Quota;
 use super::*;
 use crate::api::SecurityGroupSet;
 use crate::model::{self, SymbolicPeer};
@@ -411,4 +412,50 @@ fn a_group_in_use_is_held_with_its_rules_and_parameter() {
         "the spec's own change still runs"
     );
     assert_eq!(plan.blocked, ["group sg-db is in use by network interface eni-1"]);
+}
+
+#[test]
+fn a_full_group_makes_room_first_with_as_few_revokes_as_needed() {
+    let mut observed = converged();
+    // web's ingress holds 2 rules; the quota is 2; the spec swaps one of them.
+    let mut d = desired();
+    d.groups[0].ingress[1].traffic = tcp(8443);
+    let quota = Quota {
+        ingress: 2,
+        egress: 60,
+    };
+    let plan = diff(&d, &observed, &Inputs { quota, ..inputs() });
+    let shown: Vec<String> = plan.actions.iter().map(|a| a.to_string()).collect();
+    assert_eq!(
+        shown,
+        [
+            "- revoke ingress web (first, to stay within the rules quota): tcp/80 from 0.0.0.0/0",
+            "+ authorize ingress web: tcp/8443 from 0.0.0.0/0",
+        ]
+    );
+    // With room to spare, make-before-break as always.
+    observed.groups[0].ingress.truncate(2);
+    let plan = diff(&d, &observed, &inputs());
+    assert!(
+        matches!(&plan.actions[0], Action::Authorize { .. }),
+        "{:#?}",
+        plan.actions
+    );
+}
+
+#[test]
+fn in_a_dual_stack_vpc_both_default_egress_rules_go_at_once() {
+    let plan = diff(
+        &desired(),
+        &Observed::default(),
+        &Inputs {
+            vpc_ipv6: true,
+            ..inputs()
+        },
+    );
+    assert!(
+        matches!(&plan.actions[1], Action::Revoke { rules, .. } if *rules == [default_egress(), default_egress_v6()]),
+        "{:#?}",
+        &plan.actions[..2]
+    );
 }

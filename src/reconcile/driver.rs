@@ -9,7 +9,7 @@ use std::future::Future;
 use super::{Error, execute};
 use crate::api::DeletionPolicy;
 use crate::aws::AwsApi;
-use crate::diff::{self, Action, Adoption, Inputs, Observed, ObservedParameter, Plan};
+use crate::diff::{self, Action, Adoption, Inputs, Observed, ObservedParameter, Plan, Quota};
 use crate::model::{self, DesiredSet, Ownership, SetIdentity, ValidatedSet, VpcSource};
 
 /// `(namespace, set, tier)` of another set's tier.
@@ -43,6 +43,8 @@ pub struct Known {
     pub spec_changed: bool,
     /// Whether the set may adopt groups (the controller's `--adoption-namespaces`).
     pub adoption: Adoption,
+    /// The account's rules quota (the controller's `--max-*-rules`).
+    pub quota: Quota,
 }
 
 /// The outcome of [`converge`].
@@ -67,10 +69,12 @@ pub async fn converge<A: AwsApi, R: References>(
 ) -> Result<Converged, Error> {
     let desired = model::plan(set, cluster);
     let vpc_id = resolve_vpc(aws, &set.vpc, known.vpc_id.as_deref()).await?;
-    let inputs = Inputs {
+    let mut inputs = Inputs {
         set_refs: refs.group_ids(&desired.set_refs()).await?,
         vpc_id: vpc_id.clone(),
         adoption: known.adoption.clone(),
+        vpc_ipv6: false,
+        quota: known.quota,
     };
     let mut observed = observe(
         aws,
@@ -80,6 +84,13 @@ pub async fn converge<A: AwsApi, R: References>(
     )
     .await?;
     observe_adoptable(aws, &desired, &mut observed, &vpc_id).await?;
+    let (kept, _) = diff::choose_groups(&desired, &observed, &vpc_id);
+    let creates = desired
+        .groups
+        .iter()
+        .any(|g| !kept.contains_key(&g.tier) && !observed.adoptable.contains_key(&g.tier));
+    // Only a group about to be created needs it: its default egress depends on the VPC.
+    inputs.vpc_ipv6 = creates && aws.vpc_has_ipv6(&vpc_id).await?;
     let mut plan = diff_reading_tags(aws, &mut observed, |o| diff::diff(&desired, o, &inputs)).await?;
     preflight(&plan)?;
     hold_groups_in_use(aws, &mut plan, &observed).await?;

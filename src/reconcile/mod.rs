@@ -18,7 +18,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::api::{FINALIZER, SecurityGroupSet, SecurityGroupSetStatus, TierStatus};
 use crate::aws::Aws;
-use crate::diff::{Adoption, GroupRef};
+use crate::diff::{Adoption, GroupRef, Quota};
 use crate::metrics::Metrics;
 use crate::model::{self, Direction, Limits, SetIdentity};
 
@@ -49,6 +49,13 @@ pub struct Settings {
 }
 
 impl Settings {
+    pub fn quota(&self) -> Quota {
+        Quota {
+            ingress: self.limits.max_ingress_rules,
+            egress: self.limits.max_egress_rules,
+        }
+    }
+
     /// Whether sets in `namespace` may adopt groups.
     pub fn adoption(&self, namespace: &str) -> Adoption {
         let allowed = &self.adoption_namespaces;
@@ -310,6 +317,7 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
         vpc_id: status.and_then(|s| s.vpc_id.clone()),
         spec_changed: status.and_then(|s| s.observed_generation) != set.meta().generation,
         adoption: ctx.settings.adoption(&validated.identity.namespace),
+        quota: ctx.settings.quota(),
     };
     let refs = ClusterReferences { client: &ctx.client };
     let done = driver::converge(

@@ -320,3 +320,21 @@ async fn a_namespace_not_allowed_to_adopt_is_refused_before_any_write() {
         crate::diff::Adoption::Allowed
     );
 }
+
+#[tokio::test]
+async fn a_dual_stack_vpc_ends_with_exactly_the_declared_egress() {
+    let aws = account();
+    aws.state
+        .lock()
+        .unwrap()
+        .dual_stack_vpcs
+        .push("vpc-00000001".into());
+    plan_then_apply(&aws, &seed(), &changed()).await;
+    let state = aws.state.lock().unwrap();
+    let db = state.groups.iter().find(|g| g.name.ends_with("-db")).unwrap();
+    assert!(
+        db.egress.is_empty(),
+        "the db tier declares no egress: {:?}",
+        db.egress
+    );
+}

@@ -10,6 +10,7 @@ mod crd;
 mod create_update;
 mod delete;
 mod drift;
+mod egress_and_quota;
 mod emulator;
 mod failures;
 mod hostile;

@@ -31,6 +31,18 @@ What is patched (checked against moto 5.2.5 with boto3, see README.md):
 6. ModifySecurityGroupRules: moto only handles CidrIpv4 (TODO in moto for
    CidrIpv6 / PrefixListId / ReferencedGroupId), and wrote descriptions of
    non-CIDR rules into a fake ip range.
+7. IpProtocol: moto needs ports for every protocol but -1 (HTTP 500 on e.g.
+   "50" without ports, or tcp without ports).  EC2 ignores ports for -1 and for
+   protocol numbers other than tcp/udp/icmp/icmpv6, makes them optional for
+   icmpv6, and answers InvalidParameterValue when tcp/udp/icmp lack them.
+8. Dual-stack VPCs: moto adds the ::/0 default egress rule when a VPC has an
+   IPv6 block, but also when that block was disassociated.  And revoking an
+   IPv6 egress rule in a VPC without IPv6 silently kept the rule.
+9. Rules quota: moto has a fixed 60 that counts neither prefix lists nor the
+   IPv4/IPv6 split.  EC2 counts per direction and per address family (see
+   `RULES_QUOTA`); sg_emulator sets the limit from its control API.
+10. DescribeSecurityGroups filters ip-permission.ipv6-cidr / prefix-list-id (and
+   their egress. forms) raised NotImplementedError in moto (HTTP 500).
 """
 
 from __future__ import annotations
@@ -39,9 +51,13 @@ import inspect
 from typing import Any
 
 from moto.core.responses import ActionResult, EmptyResult
+from moto.core.utils import aws_api_matches
 from moto.ec2.exceptions import (
+    InvalidParameterValue,
+    InvalidPermissionNotFoundError,
     InvalidSecurityGroupNotFoundError,
     InvalidSecurityGroupRuleIdNotFoundError,
+    RulesPerSecurityGroupLimitExceededError,
 )
 from moto.ec2.models.security_groups import (
     GroupedSecurityRuleView,
@@ -113,6 +129,49 @@ def _revoked_view(rule: SecurityGroupRule) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------
+# 7: IpProtocol and ports, as EC2 reads them (API_IpPermission.html)
+# --------------------------------------------------------------------------
+
+_PROTOCOL_NAMES = {
+    "tcp": "tcp", "6": "tcp",
+    "udp": "udp", "17": "udp",
+    "icmp": "icmp", "1": "icmp",
+    "icmpv6": "icmpv6", "58": "icmpv6",
+    "-1": "-1", "all": "-1",
+}
+_PORTED_PROTOCOLS = ("tcp", "udp", "icmp", "icmpv6")
+
+
+def _canonical_protocol(value: Any) -> str:
+    """tcp/udp/icmp/icmpv6 by name, -1, or the protocol number (AWS reports "50")."""
+    text = "" if value is None else str(value).strip().lower()
+    if not text:
+        raise InvalidParameterValue(
+            "Invalid value 'null' for protocol. VPC security group rules must specify protocols explicitly."
+        )
+    if text in _PROTOCOL_NAMES:
+        return _PROTOCOL_NAMES[text]
+    if text.isdigit() and int(text) <= 255:
+        return str(int(text))
+    raise InvalidParameterValue(f"Invalid value '{value}' for IP protocol. Unknown protocol.")
+
+
+def _canonical_traffic(protocol: Any, from_port: Any, to_port: Any) -> tuple[str, int | None, int | None]:
+    """EC2: -1 and protocol numbers other than tcp/udp/icmp/icmpv6 allow all ports,
+    whatever ports are given; tcp/udp/icmp need a port range; icmpv6 without one
+    allows all types and codes."""
+    proto = _canonical_protocol(protocol)
+    if proto not in _PORTED_PROTOCOLS:
+        return proto, None, None
+    if from_port is None and to_port is None and proto == "icmpv6":
+        return proto, -1, -1
+    if from_port is None or to_port is None:
+        what = "ICMP type and code" if proto == "icmp" else "from and to ports with TCP/UDP"
+        raise InvalidParameterValue(f"Invalid value for portRange. Must specify both {what}.")
+    return proto, int(from_port), int(to_port)
+
+
+# --------------------------------------------------------------------------
 # 1 + 2: SecurityGroupRule identity and descriptions
 # --------------------------------------------------------------------------
 
@@ -121,9 +180,16 @@ _rule_sig = inspect.signature(_orig_rule_init)
 
 
 def _rule_init(self: SecurityGroupRule, *args: Any, **kwargs: Any) -> None:
-    _orig_rule_init(self, *args, **kwargs)
     bound = _rule_sig.bind(self, *args, **kwargs)
-    pl = bound.arguments.get("prefix_list_id")
+    arg = bound.arguments
+    proto, arg["from_port"], arg["to_port"] = _canonical_traffic(
+        arg.get("ip_protocol"), arg.get("from_port"), arg.get("to_port")
+    )
+    # moto knows port-less rules only as "-1": build as that, then set the number
+    arg["ip_protocol"] = proto if proto in _PORTED_PROTOCOLS else "-1"
+    _orig_rule_init(*bound.args, **bound.kwargs)
+    self.ip_protocol = proto
+    pl = arg.get("prefix_list_id")
     # keep the whole PrefixListId entry (moto keeps only the id string)
     self.prefix_list = dict(pl) if isinstance(pl, dict) else {}
 
@@ -237,10 +303,14 @@ def _target_group(self: SecurityGroups) -> SecurityGroup:
     return group
 
 
+def _rules_attr(is_egress: bool) -> str:
+    return "egress_rules" if is_egress else "ingress_rules"
+
+
 def _authorize(self: SecurityGroups, is_egress: bool) -> ActionResult:
     self.error_on_dryrun()
     group = _target_group(self)
-    attr = "egress_rules" if is_egress else "ingress_rules"
+    attr = _rules_attr(is_egress)
     method = (
         self.ec2_backend.authorize_security_group_egress
         if is_egress
@@ -250,6 +320,7 @@ def _authorize(self: SecurityGroups, is_egress: bool) -> ActionResult:
     try:
         for kwargs in self._process_rules_from_querystring():
             method(**kwargs)
+        _check_rules_quota(self.ec2_backend, before, getattr(group, attr))
     except Exception:
         setattr(group, attr, before)
         raise
@@ -263,23 +334,105 @@ def _authorize(self: SecurityGroups, is_egress: bool) -> ActionResult:
 def _revoke(self: SecurityGroups, is_egress: bool) -> ActionResult:
     self.error_on_dryrun()
     group = _target_group(self)
-    attr = "egress_rules" if is_egress else "ingress_rules"
-    method = (
-        self.ec2_backend.revoke_security_group_egress
-        if is_egress
-        else self.ec2_backend.revoke_security_group_ingress
-    )
+    attr = _rules_attr(is_egress)
     before = list(getattr(group, attr))
     try:
         for args in self._process_rules_from_querystring():
-            del args["sgrule_tags"]
-            method(**args)
+            _revoke_matches(self.ec2_backend, group, is_egress, args)
     except Exception:
         setattr(group, attr, before)
         raise
     after_ids = {id(r) for r in getattr(group, attr)}
     revoked = [_revoked_view(r) for r in before if id(r) not in after_ids]
     return ActionResult({"Return": True, "RevokedSecurityGroupRules": revoked})
+
+
+def _revoke_matches(backend: Any, group: SecurityGroup, is_egress: bool, args: dict[str, Any]) -> None:
+    """Removes the rules one IpPermission (or the rule ids) names; NotFound if one is missing.
+
+    Replaces moto's backend revoke, which dropped IPv6 ranges from the request
+    when the group's VPC has no IPv6 block, so such a rule could not be revoked."""
+    attr = _rules_attr(is_egress)
+    rules = getattr(group, attr)
+    if args.get("security_rule_ids"):
+        targets = [_find_rule(rules, lambda r: r.id == rule_id) for rule_id in args["security_rule_ids"]]
+    else:
+        targets = [_find_rule(rules, lambda r: r == wanted) for wanted in _named_rules(backend, group, is_egress, args)]
+    setattr(group, attr, [r for r in rules if not any(r is t for t in targets)])
+
+
+def _named_rules(backend: Any, group: SecurityGroup, is_egress: bool, args: dict[str, Any]) -> list[SecurityGroupRule]:
+    sources = backend._add_source_group(args.get("source_groups"), None)
+    return list(
+        backend._iterate_security_rules(
+            args["ip_protocol"], group.group_id, args["from_port"], args["to_port"],
+            args.get("ip_ranges") or [], sources, args.get("prefix_list_ids") or [],
+            is_egress=is_egress,
+        )
+    )
+
+
+def _find_rule(rules: list[SecurityGroupRule], pred: Any) -> SecurityGroupRule:
+    rule = next((r for r in rules if pred(r)), None)
+    if rule is None:
+        raise InvalidPermissionNotFoundError()
+    return rule
+
+
+# --------------------------------------------------------------------------
+# 9: the rules quota ("Inbound or outbound rules per security group")
+# --------------------------------------------------------------------------
+
+
+class RulesQuota:
+    """The account's quota of inbound (and, separately, outbound) rules per group.
+
+    Amazon VPC quotas: 60 by default, enforced separately for inbound and
+    outbound rules and separately for IPv4 and IPv6 rules.  sg_emulator sets
+    `limit` before each request (the control API's quotas.rules_per_security_group)."""
+
+    limit = 60
+
+
+RULES_QUOTA = RulesQuota()
+
+
+def _prefix_list_size(backend: Any, prefix_list_id: str) -> int:
+    pl = getattr(backend, "managed_prefix_lists", {}).get(prefix_list_id)
+    try:
+        return max(1, int(pl.max_entries))  # type: ignore[union-attr]
+    except (AttributeError, TypeError, ValueError):
+        return 1  # unknown list, or an AWS-managed one (moto has no weights)
+
+
+def _rule_weight(backend: Any, rule: SecurityGroupRule) -> tuple[int, int]:
+    """(IPv4, IPv6) rules this rule counts as: a CIDR one of its family; a group
+    reference one of each; a prefix list its maximum size, of each."""
+    if rule.ip_range.get("CidrIp"):
+        return 1, 0
+    if rule.ip_range.get("CidrIpv6"):
+        return 0, 1
+    if rule.prefix_list_id:
+        size = _prefix_list_size(backend, rule.prefix_list_id)
+        return size, size
+    return 1, 1
+
+
+def _rules_usage(backend: Any, rules: list[SecurityGroupRule]) -> tuple[int, int]:
+    weights = [_rule_weight(backend, r) for r in rules]
+    return sum(w[0] for w in weights), sum(w[1] for w in weights)
+
+
+def _check_rules_quota(backend: Any, before: list[SecurityGroupRule], after: list[SecurityGroupRule]) -> None:
+    """RulesPerSecurityGroupLimitExceeded when an address family grew past the quota."""
+    limit = RULES_QUOTA.limit
+    old, new = _rules_usage(backend, before), _rules_usage(backend, after)
+    if any(n > limit and n > o for o, n in zip(old, new)):
+        raise RulesPerSecurityGroupLimitExceededError()
+
+
+def _no_moto_rule_limit(self: SecurityGroupBackend, *args: Any, **kwargs: Any) -> None:
+    """moto's own fixed check (60, prefix lists not counted); _check_rules_quota replaces it."""
 
 
 # --------------------------------------------------------------------------
@@ -290,11 +443,7 @@ def _revoke(self: SecurityGroups, is_egress: bool) -> ActionResult:
 def _modify_security_group_rules(
     self: SecurityGroupBackend, group_id: str, rules: dict[str, dict[str, Any]]
 ) -> None:
-    from moto.ec2.exceptions import (
-        InvalidParameterCombination,
-        InvalidParameterValue,
-        MissingParameter,
-    )
+    from moto.ec2.exceptions import InvalidParameterCombination, MissingParameter
 
     group = self.get_security_group_by_name_or_id(group_id)
     if group is None:
@@ -319,28 +468,18 @@ def _modify_security_group_rules(
         existing = group.get_rule(rule_id)
         if existing is None:
             raise InvalidSecurityGroupRuleIdNotFoundError(rule_id)
-        ip_protocol = new_rule.get("IpProtocol")
-        if ip_protocol is None:
-            raise InvalidParameterValue(
-                "Invalid value 'null' for protocol. VPC security group rules must specify protocols explicitly."
-            )
+        traffic = _canonical_traffic(
+            new_rule.get("IpProtocol"), new_rule.get("FromPort"), new_rule.get("ToPort")
+        )
         if "ReferencedGroupId" in peers and not self.get_security_group_from_id(
             peers["ReferencedGroupId"]
         ):
             raise InvalidSecurityGroupNotFoundError(peers["ReferencedGroupId"])
-        plan.append((existing, new_rule, peers))
+        plan.append((existing, new_rule, peers, traffic))
 
-    for existing, new_rule, peers in plan:
+    for existing, new_rule, peers, traffic in plan:
         old_desc = existing.description
-        proto = str(new_rule["IpProtocol"]).lower()
-        proto = {"6": "tcp", "17": "udp", "1": "icmp", "all": "-1"}.get(proto, proto)
-        existing.ip_protocol = proto
-        if proto == "-1":
-            existing.from_port = existing.to_port = None
-        else:
-            fp, tp = new_rule.get("FromPort"), new_rule.get("ToPort")
-            existing.from_port = None if fp is None else int(fp)
-            existing.to_port = None if tp is None else int(tp)
+        existing.ip_protocol, existing.from_port, existing.to_port = traffic
         existing.ip_range = {}
         existing.source_group = {}
         existing.prefix_list = {}
@@ -364,6 +503,60 @@ def _modify_security_group_rules(
 
 
 # --------------------------------------------------------------------------
+# 8: the ::/0 default egress rule only while the VPC has an IPv6 block
+# --------------------------------------------------------------------------
+
+_orig_group_init = SecurityGroup.__init__
+
+
+def _vpc_has_ipv6(backend: Any, vpc_id: str | None) -> bool:
+    """An IPv6 block associated (moto keeps disassociated ones, state "disassociated")."""
+    vpc = backend.vpcs.get(vpc_id) if vpc_id else None
+    if vpc is None:
+        return False
+    states = [c["cidr_block_state"]["state"] for c in vpc.get_cidr_block_association_set(ipv6=True)]
+    return any(state in ("associating", "associated") for state in states)
+
+
+def _group_init(self: SecurityGroup, *args: Any, **kwargs: Any) -> None:
+    _orig_group_init(self, *args, **kwargs)
+    if not _vpc_has_ipv6(self.ec2_backend, self.vpc_id):
+        self.egress_rules = [r for r in self.egress_rules if r.ip_range.get("CidrIpv6") != "::/0"]
+
+
+# --------------------------------------------------------------------------
+# 10: DescribeSecurityGroups filters on IPv6 CIDRs and prefix lists
+# --------------------------------------------------------------------------
+
+
+def _any_rule_matches(rules: list[SecurityGroupRule], values: list[str], peer: Any) -> bool:
+    return any(peer(r) and aws_api_matches(v, peer(r)) for r in rules for v in values)
+
+
+def _ipv6_peer(rule: SecurityGroupRule) -> str | None:
+    return rule.ip_range.get("CidrIpv6")
+
+
+def _prefix_list_peer(rule: SecurityGroupRule) -> str | None:
+    return rule.prefix_list_id
+
+
+_GROUP_FILTERS = {
+    "filter_ip_permission__ipv6_cidr": ("ingress_rules", _ipv6_peer),
+    "filter_ip_permission__prefix_list_id": ("ingress_rules", _prefix_list_peer),
+    "filter_egress__ip_permission__ipv6_cidr": ("egress_rules", _ipv6_peer),
+    "filter_egress__ip_permission__prefix_list_id": ("egress_rules", _prefix_list_peer),
+}
+
+
+def _rule_filter(attr: str, peer: Any) -> Any:
+    def matches(self: SecurityGroup, values: list[str]) -> bool:
+        return _any_rule_matches(getattr(self, attr), values, peer)
+
+    return matches
+
+
+# --------------------------------------------------------------------------
 
 
 def apply() -> None:
@@ -373,6 +566,10 @@ def apply() -> None:
     SecurityGroupRule.__init__ = _rule_init  # type: ignore[method-assign]
     SecurityGroupRule.__eq__ = _rule_eq  # type: ignore[method-assign,assignment]
     SecurityGroupRule.description = property(_rule_description)  # type: ignore[assignment,method-assign]
+    SecurityGroup.__init__ = _group_init  # type: ignore[method-assign]
+    for name, (attr, peer) in _GROUP_FILTERS.items():
+        setattr(SecurityGroup, name, _rule_filter(attr, peer))
+    SecurityGroupBackend._verify_group_will_respect_rule_count_limit = _no_moto_rule_limit  # type: ignore[method-assign]
     SecurityGroup._flattened_rules = _flattened_rules  # type: ignore[method-assign]
     SecurityGroupBackend._sg_update_description = _sg_update_description  # type: ignore[method-assign]
     SecurityGroupBackend.modify_security_group_rules = _modify_security_group_rules  # type: ignore[method-assign]
@@ -386,4 +583,4 @@ def apply() -> None:
     _APPLIED = True
 
 
-__all__ = ["apply"]
+__all__ = ["RULES_QUOTA", "apply"]

@@ -12,7 +12,9 @@ when its parent process dies.  See README.md beside this file.
 Added over moto (middleware in this file):
   * DependencyViolation / CannotDelete on DeleteSecurityGroup,
   * EC2 RequestLimitExceeded token-bucket throttling (and SSM ThrottlingException),
-  * seeded fault injection (500, 503, throttle, dropped connection, slow answer),
+  * seeded fault injection (500, 503, throttle, dropped connection, slow answer,
+    answer dropped after the write committed),
+  * the rules-per-security-group quota (adjustable),
   * request counters,
   * control API under /_emulator/.
 Fixes inside moto's security-group model: moto_patches.py.
@@ -33,6 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
+from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
@@ -137,7 +140,11 @@ UNCATEGORIZED: dict[str, tuple[float, float]] = {
 
 READ_PREFIXES = ("Describe", "Get", "List")
 
-FAULT_KINDS = ("500", "503", "throttle", "drop", "slow")
+FAULT_KINDS = ("500", "503", "throttle", "drop", "slow", "drop_after_commit")
+# what "kinds" defaults to: the faults a request never gets past (and "slow")
+DEFAULT_FAULT_KINDS = ("500", "503", "throttle", "drop", "slow")
+# faults after which the client gets no answer at all
+DROP_KINDS = ("drop", "drop_after_commit")
 
 
 def is_read(operation: str) -> bool:
@@ -346,9 +353,14 @@ class Throttler:
 
 
 class Faults:
+    """rate / every / seed / kinds / slow_seconds / operations; see README.md."""
+
+    KEYS = {"rate", "seed", "kinds", "slow_seconds", "operations", "every"}
+
     def __init__(self) -> None:
         self.cfg: dict[str, Any] | None = None
         self.rng = random.Random(0)
+        self.eligible_seen = 0
 
     def update(self, cfg: dict[str, Any] | None) -> None:
         if cfg is None:
@@ -356,37 +368,102 @@ class Faults:
             return
         if not isinstance(cfg, dict):
             raise ValueError("faults must be an object or null")
-        unknown = set(cfg) - {"rate", "seed", "kinds", "slow_seconds", "operations"}
+        unknown = set(cfg) - self.KEYS
         if unknown:
             raise ValueError(f"unknown faults keys: {sorted(unknown)}")
+        self.cfg = {
+            "rate": self._rate(cfg),
+            "every": self._every(cfg),
+            "seed": cfg.get("seed", 0),
+            "kinds": self._kinds(cfg),
+            "slow_seconds": float(cfg.get("slow_seconds", 2.0)),
+            "operations": self._operations(cfg),
+        }
+        self.rng = random.Random(self.cfg["seed"])
+        self.eligible_seen = 0
+
+    @staticmethod
+    def _rate(cfg: dict[str, Any]) -> float:
         rate = float(cfg.get("rate", 0.1))
         if not 0.0 <= rate <= 1.0:
             raise ValueError("faults.rate must be within [0, 1]")
-        kinds = [str(k) for k in cfg.get("kinds", list(FAULT_KINDS))]
+        return rate
+
+    @staticmethod
+    def _every(cfg: dict[str, Any]) -> int | None:
+        every = cfg.get("every")
+        if every is None:
+            return None
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError("faults.every must be a positive integer or null")
+        return every
+
+    @staticmethod
+    def _kinds(cfg: dict[str, Any]) -> list[str]:
+        kinds = [str(k) for k in cfg.get("kinds", list(DEFAULT_FAULT_KINDS))]
         if not kinds or set(kinds) - set(FAULT_KINDS):
             raise ValueError(f"faults.kinds must be a non-empty subset of {list(FAULT_KINDS)}")
+        return kinds
+
+    @staticmethod
+    def _operations(cfg: dict[str, Any]) -> list[str] | None:
         ops = cfg.get("operations")
         if ops is not None and not isinstance(ops, list):
             raise ValueError("faults.operations must be a list or null")
-        seed = cfg.get("seed", 0)
-        self.cfg = {
-            "rate": rate,
-            "seed": seed,
-            "kinds": kinds,
-            "slow_seconds": float(cfg.get("slow_seconds", 2.0)),
-            "operations": [str(o) for o in ops] if ops is not None else None,
-        }
-        self.rng = random.Random(seed)
+        return [str(o) for o in ops] if ops is not None else None
+
+    def _eligible(self, operation: str) -> bool:
+        """Listed in "operations" by name, or by class: "reads" / "writes"."""
+        ops = self.cfg["operations"] if self.cfg else None
+        if ops is None:
+            return True
+        kind = "reads" if is_read(operation) else "writes"
+        return operation in ops or kind in ops
 
     def decide(self, operation: str) -> str | None:
         cfg = self.cfg
-        if not cfg:
+        if not cfg or not self._eligible(operation):
             return None
-        if cfg["operations"] is not None and operation not in cfg["operations"]:
-            return None
-        if self.rng.random() >= cfg["rate"]:
+        if cfg["every"] is not None:
+            self.eligible_seen += 1
+            if self.eligible_seen % cfg["every"]:
+                return None
+        elif self.rng.random() >= cfg["rate"]:
             return None
         return self.rng.choice(cfg["kinds"])
+
+
+# ---------------------------------------------------------------------------
+# quotas
+# ---------------------------------------------------------------------------
+
+
+class Quotas:
+    """AWS quotas the emulator enforces, adjustable as an account's are; see README.md."""
+
+    DEFAULTS = {"rules_per_security_group": 60}  # Amazon VPC quotas, "Inbound or outbound rules per security group"
+
+    def __init__(self) -> None:
+        self.values = dict(self.DEFAULTS)
+
+    def copy(self) -> "Quotas":
+        q = Quotas()
+        q.values = dict(self.values)
+        return q
+
+    def update(self, cfg: dict[str, Any] | None) -> None:
+        if cfg is None:
+            self.values = dict(self.DEFAULTS)
+            return
+        if not isinstance(cfg, dict):
+            raise ValueError("quotas must be an object or null")
+        unknown = set(cfg) - set(self.DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown quotas keys: {sorted(unknown)}")
+        for key, value in cfg.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"quotas.{key} must be a positive integer")
+            self.values[key] = value
 
 
 # ---------------------------------------------------------------------------
@@ -466,24 +543,34 @@ class Scope:
         self.counters = Counters()
         self.throttler = Throttler()
         self.faults = Faults()
+        self.quotas = Quotas()
         self.configured = False
 
     def config(self) -> dict[str, Any]:
-        return {"throttle": self.throttler.config(), "faults": self.faults.cfg}
+        return {"throttle": self.throttler.config(), "faults": self.faults.cfg, "quotas": dict(self.quotas.values)}
 
-    def updated(self, doc: dict[str, Any]) -> tuple[Throttler, Faults]:
-        """New throttler / faults with `doc` applied; raises ValueError, changes nothing."""
-        unknown = set(doc) - {"throttle", "faults"}
+    def updated(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The parts `doc` changes (attribute name -> new object), built on copies.
+
+        Raises ValueError and changes nothing on a bad document."""
+        unknown = set(doc) - {"throttle", "faults", "quotas"}
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        throttler, faults = self.throttler, self.faults
+        parts: dict[str, Any] = {}
         if "throttle" in doc:
-            throttler = self.throttler.copy_settings()
-            throttler.update(doc["throttle"])
+            parts["throttler"] = self.throttler.copy_settings()
+            parts["throttler"].update(doc["throttle"])
         if "faults" in doc:
-            faults = Faults()
-            faults.update(doc["faults"])
-        return throttler, faults
+            parts["faults"] = Faults()
+            parts["faults"].update(doc["faults"])
+        if "quotas" in doc:
+            parts["quotas"] = self.quotas.copy()
+            parts["quotas"].update(doc["quotas"])
+        return parts
+
+    def apply(self, parts: dict[str, Any]) -> None:
+        for name, value in parts.items():
+            setattr(self, name, value)
 
     def inherit(self, other: "Scope") -> None:
         """Start from `other`'s settings (not its buckets, RNG state or counts)."""
@@ -491,6 +578,7 @@ class Scope:
         self.faults = Faults()
         if other.faults.cfg:
             self.faults.update(other.faults.cfg)
+        self.quotas = other.quotas.copy()
 
 
 # ---------------------------------------------------------------------------
@@ -544,10 +632,15 @@ class AwsRequest:
 
 Response = tuple[int, list[tuple[str, str]], bytes]
 
-_REASONS = {
-    200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-    500: "Internal Server Error", 503: "Service Unavailable",
-}
+# injected fault kind -> service_error kind
+INJECTED_ERRORS = {"500": "internal", "503": "unavailable", "throttle": "throttle"}
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Status"
 
 
 class Emulator:
@@ -560,6 +653,7 @@ class Emulator:
         self.keys: dict[str, Scope] = {}
         self.env_throttle: Any = None
         self.env_faults: Any = None
+        self.env_quotas: Any = None
 
     # -- config -------------------------------------------------------------
 
@@ -575,6 +669,9 @@ class Emulator:
         raw = os.environ.get("SG_EMULATOR_FAULTS", "").strip()
         if raw:
             self.env_faults = json.loads(raw)
+        raw = os.environ.get("SG_EMULATOR_QUOTAS", "").strip()
+        if raw:
+            self.env_quotas = json.loads(raw)
         self.defaults()
 
     def defaults(self) -> None:
@@ -584,6 +681,8 @@ class Emulator:
             glob.throttler.update(self.env_throttle)
         if self.env_faults:
             glob.faults.update(self.env_faults)
+        if self.env_quotas:
+            glob.quotas.update(self.env_quotas)
         self.glob = glob
         self.keys = {}
 
@@ -618,18 +717,19 @@ class Emulator:
             return self._reply(start_response, self.control(environ, path))
         if path.startswith(MOTO_API_PREFIX):
             with self.moto_lock:
-                return self._buffered(self.moto_app, environ, start_response)[3]
+                return self._reply(start_response, self._buffered(self.moto_app, environ))
         return self.aws(environ, start_response)
 
     @staticmethod
     def _reply(start_response: Callable[..., Any], resp: Response) -> list[bytes]:
         status, headers, body = resp
         headers = list(headers) + [("Content-Length", str(len(body)))]
-        start_response(f"{status} {_REASONS.get(status, 'Status')}", headers)
+        start_response(f"{status} {_reason(status)}", headers)
         return [body]
 
     @staticmethod
-    def _buffered(app: Any, environ: dict[str, Any], start_response: Callable[..., Any]):
+    def _buffered(app: Any, environ: dict[str, Any]) -> Response:
+        """Runs a WSGI app to completion: its status, headers (no Content-Length) and body."""
         captured: dict[str, Any] = {}
 
         def sr(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
@@ -646,9 +746,7 @@ class Emulator:
                 close()
         status_line = captured.get("status", "500 Internal Server Error")
         headers = [(k, v) for k, v in captured.get("headers", []) if k.lower() != "content-length"]
-        headers.append(("Content-Length", str(len(body))))
-        start_response(status_line, headers)
-        return int(status_line.split()[0]), headers, body, [body]
+        return int(status_line.split()[0]), headers, body
 
     @staticmethod
     def _read_body(environ: dict[str, Any]) -> bytes:
@@ -666,69 +764,82 @@ class Emulator:
         environ.pop("wsgi.input_terminated", None)
         return body
 
-    def aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        body = self._read_body(environ)
-        req = AwsRequest(environ, body)
-        svc, op = req.service, req.operation
+    # -- EC2 / SSM requests -------------------------------------------------
 
+    def aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        req = AwsRequest(environ, self._read_body(environ))
+        scopes, eff, fault = self._admit(req)
+        resp = None if fault == "drop" else self._answer(req, environ, scopes, eff, fault)
+        if fault in DROP_KINDS:
+            # "drop": moto never saw the request; "drop_after_commit": it did (and
+            # committed what it does), then its answer is lost with the connection
+            self._count_outcome(scopes, req, "ConnectionDropped")
+            return self._dropped(environ, start_response)
+        self._count_outcome(scopes, req, error_code_of(req.service, *resp))
+        return self._reply(start_response, resp)
+
+    def _admit(self, req: AwsRequest) -> tuple[list[Scope], Scope, str | None]:
+        """Counts the request; returns the scopes counting it, the one whose config is in
+        force (the key's own, else the global one) and the fault to inject, if any."""
         with self.state_lock:
             scopes = [self.glob]
             if req.access_key:
                 scopes.append(self._key_scope(req.access_key))
-            # the configuration in force: the key's own, else the global one
             eff = scopes[-1] if scopes[-1].configured else self.glob
             for sc in scopes:
-                sc.counters.request(svc, op)
-            fault = eff.faults.decide(op)
+                sc.counters.request(req.service, req.operation)
+            fault = eff.faults.decide(req.operation)
             if fault:
                 for sc in scopes:
                     sc.counters.fault(fault)
-            slow_seconds = eff.faults.cfg["slow_seconds"] if eff.faults.cfg else 0.0
+        return scopes, eff, fault
 
-        def outcome(code: str | None) -> None:
-            with self.state_lock:
-                for sc in scopes:
-                    sc.counters.outcome(svc, op, code)
-
-        if fault == "drop":
-            outcome("ConnectionDropped")
-            self._drop(environ)
-            # werkzeug then fails to send anything on the shut socket and drops it quietly
-            start_response("500 Internal Server Error", [("Content-Length", "0")])
-            return []
-        if fault in ("500", "503", "throttle"):
-            kind = {"500": "internal", "503": "unavailable", "throttle": "throttle"}[fault]
-            resp = service_error(svc, kind)
-            outcome(error_code_of(svc, *resp))
-            return self._reply(start_response, resp)
+    def _answer(self, req: AwsRequest, environ: dict[str, Any], scopes: list[Scope], eff: Scope,
+                fault: str | None) -> Response:
+        """An injected error, a throttle error, the emulator's own check, or moto's answer."""
+        if fault in INJECTED_ERRORS:
+            return service_error(req.service, INJECTED_ERRORS[fault])
         if fault == "slow":
-            time.sleep(slow_seconds)
+            time.sleep((eff.faults.cfg or {}).get("slow_seconds", 0.0))
+        if not self._allowed(req, scopes, eff):
+            return service_error(req.service, "throttle")
+        return self._call_moto(req, environ, eff)
 
-        # throttling
-        if svc in ("ec2", "ssm"):
-            category = ec2_category(op, req.params) if svc == "ec2" else "ssm"
-            with self.state_lock:
-                allowed = eff.throttler.allow(op, category)
-                if not allowed:
-                    for sc in scopes:
-                        sc.counters.throttled += 1
+    def _allowed(self, req: AwsRequest, scopes: list[Scope], eff: Scope) -> bool:
+        if req.service not in ("ec2", "ssm"):
+            return True
+        category = ec2_category(req.operation, req.params) if req.service == "ec2" else "ssm"
+        with self.state_lock:
+            allowed = eff.throttler.allow(req.operation, category)
             if not allowed:
-                resp = service_error(svc, "throttle")
-                outcome(error_code_of(svc, *resp))
-                return self._reply(start_response, resp)
+                for sc in scopes:
+                    sc.counters.throttled += 1
+        return allowed
 
+    def _call_moto(self, req: AwsRequest, environ: dict[str, Any], eff: Scope) -> Response:
         with self.moto_lock:
-            resp = None
-            if svc == "ec2" and op == "DeleteSecurityGroup":
-                resp = self.check_delete_security_group(req, environ)
-            elif svc == "ec2" and op == "CreateSecurityGroup":
-                resp = self.check_create_security_group(req)
-            if resp is not None:
-                outcome(error_code_of(svc, *resp))
-                return self._reply(start_response, resp)
-            status, headers, rbody, it = self._buffered(self.moto_app, environ, start_response)
-        outcome(error_code_of(svc, status, headers, rbody))
-        return it
+            moto_patches.RULES_QUOTA.limit = eff.quotas.values["rules_per_security_group"]
+            resp = self._precheck(req, environ)
+            return resp if resp is not None else self._buffered(self.moto_app, environ)
+
+    def _precheck(self, req: AwsRequest, environ: dict[str, Any]) -> Response | None:
+        """The emulator's answer where AWS refuses a request moto would carry out."""
+        if req.service == "ec2" and req.operation == "DeleteSecurityGroup":
+            return self.check_delete_security_group(req, environ)
+        if req.service == "ec2" and req.operation == "CreateSecurityGroup":
+            return self.check_create_security_group(req)
+        return None
+
+    def _count_outcome(self, scopes: list[Scope], req: AwsRequest, code: str | None) -> None:
+        with self.state_lock:
+            for sc in scopes:
+                sc.counters.outcome(req.service, req.operation, code)
+
+    def _dropped(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        self._drop(environ)
+        # werkzeug then fails to send anything on the shut socket and drops it quietly
+        start_response("500 Internal Server Error", [("Content-Length", "0")])
+        return []
 
     @staticmethod
     def _drop(environ: dict[str, Any]) -> None:
@@ -898,21 +1009,21 @@ class Emulator:
                     if not isinstance(doc, dict):
                         raise ValueError("body must be a JSON object")
                     # validated on copies, then swapped in: a bad request changes nothing
-                    throttler, faults = current.updated(doc)
+                    parts = current.updated(doc)
                 except (ValueError, TypeError) as e:
                     return err(400, str(e))
                 if access_key:
-                    scope = self._key_scope(access_key)
-                    if not scope.configured:
-                        scope.inherit(self.glob)
-                        scope.configured = True
-                    if "throttle" not in doc:
-                        throttler = scope.throttler
-                    if "faults" not in doc:
-                        faults = scope.faults
-                    current = scope
-                current.throttler, current.faults = throttler, faults
+                    current = self._configured_key_scope(access_key)
+                current.apply(parts)
             return ok(current.config())
+
+    def _configured_key_scope(self, access_key: str) -> Scope:
+        """Key K's scope with a config of its own (a copy of the global one at first)."""
+        scope = self._key_scope(access_key)
+        if not scope.configured:
+            scope.inherit(self.glob)
+            scope.configured = True
+        return scope
 
 
 # ---------------------------------------------------------------------------
@@ -965,7 +1076,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         emulator.load_env()
     except (ValueError, TypeError) as e:
-        print(f"sg_emulator: bad SG_EMULATOR_THROTTLE / SG_EMULATOR_FAULTS: {e}", file=sys.stderr)
+        print(f"sg_emulator: bad SG_EMULATOR_THROTTLE / SG_EMULATOR_FAULTS / SG_EMULATOR_QUOTAS: {e}", file=sys.stderr)
         return 2
     emulator.prewarm()
 
