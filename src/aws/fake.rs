@@ -135,12 +135,13 @@ impl AwsApi for FakeAws {
         })
     }
 
-    async fn group_by_name(&self, vpc_id: &str, name: &str) -> Result<Option<ObservedGroup>> {
+    async fn groups_named(&self, vpc_id: &str, names: &[String]) -> Result<Vec<ObservedGroup>> {
         self.with("DescribeSecurityGroups", |s| {
             Ok(s.groups
                 .iter()
-                .find(|g| g.vpc_id == vpc_id && g.name == name)
-                .cloned())
+                .filter(|g| g.vpc_id == vpc_id && names.contains(&g.name))
+                .cloned()
+                .collect())
         })
     }
 

@@ -84,12 +84,12 @@ pub trait AwsApi: Send + Sync {
     fn owned_groups(&self, ownership: &Ownership) -> impl Future<Output = Result<Vec<ObservedGroup>>> + Send;
     /// A group by id, whoever owns it; `None` when it does not exist.
     fn group_by_id(&self, id: &str) -> impl Future<Output = Result<Option<ObservedGroup>>> + Send;
-    /// A group by name in a VPC, whoever owns it (to explain a name conflict).
-    fn group_by_name(
+    /// The groups of a VPC with one of `names`, whoever owns them (name collisions): one call.
+    fn groups_named(
         &self,
         vpc_id: &str,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<ObservedGroup>>> + Send;
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<ObservedGroup>>> + Send;
     /// Groups with a rule (ingress or egress) that names `group_id`, whoever owns them.
     fn groups_referencing(&self, group_id: &str) -> impl Future<Output = Result<Vec<ObservedGroup>>> + Send;
     /// Whether a VPC has an IPv6 block: AWS then gives new groups a second default egress rule.

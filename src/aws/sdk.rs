@@ -187,16 +187,24 @@ impl AwsApi for Aws {
         }
     }
 
-    async fn group_by_name(&self, vpc_id: &str, name: &str) -> Result<Option<ObservedGroup>> {
-        let call = self
+    async fn groups_named(&self, vpc_id: &str, names: &[String]) -> Result<Vec<ObservedGroup>> {
+        let by_name = Filter::builder()
+            .name("group-name")
+            .set_values(Some(names.to_vec()))
+            .build();
+        let mut pages = self
             .ec2
             .describe_security_groups()
             .filters(filter("vpc-id", vpc_id))
-            .filters(filter("group-name", name))
-            .send()
-            .await;
-        let out = self.track("ec2", "DescribeSecurityGroups", call)?;
-        Ok(out.security_groups().first().map(observed_group))
+            .filters(by_name)
+            .into_paginator()
+            .send();
+        let mut groups = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = self.track("ec2", "DescribeSecurityGroups", page)?;
+            groups.extend(page.security_groups().iter().map(observed_group));
+        }
+        Ok(groups)
     }
 
     async fn groups_referencing(&self, group_id: &str) -> Result<Vec<ObservedGroup>> {

@@ -113,6 +113,9 @@ pub struct Observed {
     /// Groups named by adoption annotations, by tier, as AWS reports them (`None`: no such
     /// group). Read only for tiers that have no group of ours.
     pub adoptable: BTreeMap<String, Option<ObservedGroup>>,
+    /// Groups in the set's VPC, not ours, named as a group the set would create (read only
+    /// when it would create one).
+    pub same_name: Vec<ObservedGroup>,
 }
 
 /// Everything the diff needs that is neither spec nor observed AWS state.
@@ -180,6 +183,13 @@ pub enum Refusal {
     ForeignParameter { name: String, owner: String },
     /// An adoption annotation names a group the set may not take.
     AdoptionRefused { tier: String, id: String, why: String },
+    /// A group the set would create has the name of a group that is not ours.
+    ForeignGroup {
+        tier: String,
+        name: String,
+        id: String,
+        owner: String,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -190,6 +200,17 @@ impl fmt::Display for Refusal {
                 "parameter {name} is not this set's ({owner}): delete it, or rename the set"
             ),
             Refusal::AdoptionRefused { tier, id, why } => write!(f, "tier {tier}: cannot adopt {id}: {why}"),
+            Refusal::ForeignGroup {
+                tier,
+                name,
+                id,
+                owner,
+            } => write!(
+                f,
+                "tier {tier}: security group {id} is named {name} but is not owned by this set ({owner}); \
+                 delete or rename it, or adopt it with the annotation {}{tier}={id}",
+                crate::api::ADOPT_ANNOTATION
+            ),
         }
     }
 }
@@ -346,6 +367,18 @@ pub fn diff(desired: &DesiredSet, observed: &Observed, inputs: &Inputs) -> Plan 
     let mut stages = Stages::default();
     for group in &desired.groups {
         let existing = kept.get(&group.tier).copied();
+        if let Some(taken) = observed
+            .same_name
+            .iter()
+            .find(|g| existing.is_none() && g.name == group.name)
+        {
+            plan.refusals.push(Refusal::ForeignGroup {
+                tier: group.tier.clone(),
+                name: group.name.clone(),
+                id: taken.id.clone(),
+                owner: owner_of(&taken.tags),
+            });
+        }
         group_actions(
             group,
             existing,

@@ -84,13 +84,7 @@ pub async fn converge<A: AwsApi, R: References>(
     )
     .await?;
     observe_adoptable(aws, &desired, &mut observed, &vpc_id).await?;
-    let (kept, _) = diff::choose_groups(&desired, &observed, &vpc_id);
-    let creates = desired
-        .groups
-        .iter()
-        .any(|g| !kept.contains_key(&g.tier) && !observed.adoptable.contains_key(&g.tier));
-    // Only a group about to be created needs it: its default egress depends on the VPC.
-    inputs.vpc_ipv6 = creates && aws.vpc_has_ipv6(&vpc_id).await?;
+    inputs.vpc_ipv6 = observe_for_creation(aws, &desired, &mut observed, &vpc_id).await?;
     let mut plan = diff_reading_tags(aws, &mut observed, |o| diff::diff(&desired, o, &inputs)).await?;
     preflight(&plan)?;
     hold_groups_in_use(aws, &mut plan, &observed).await?;
@@ -158,6 +152,11 @@ pub async fn resolve_vpc<A: AwsApi>(
     known: Option<&str>,
 ) -> Result<String, Error> {
     match (source, known) {
+        // The CRD refuses the change; a set stored without that rule must not move either.
+        (VpcSource::Id(id), Some(was)) if id != was => Err(Error::VpcChanged {
+            was: was.into(),
+            now: id.clone(),
+        }),
         (VpcSource::Id(id), _) => Ok(id.clone()),
         (VpcSource::Parameter(_), Some(id)) => Ok(id.into()),
         (VpcSource::Parameter(path), None) => aws
@@ -183,6 +182,7 @@ pub async fn observe<A: AwsApi>(
             .map(|(name, value)| (name, ObservedParameter { value, tags: None }))
             .collect(),
         adoptable: BTreeMap::new(),
+        same_name: Vec::new(),
     };
     if with_tags {
         let names: Vec<String> = observed.parameters.keys().cloned().collect();
@@ -210,6 +210,35 @@ async fn observe_adoptable<A: AwsApi>(
         observed.adoptable.insert(tier, found);
     }
     Ok(())
+}
+
+/// What only groups about to be created need: the groups that already have their names (not
+/// ours: a collision refuses the plan), and whether the VPC is dual-stack (their default egress
+/// depends on it). Nothing is read when no group is to be created.
+async fn observe_for_creation<A: AwsApi>(
+    aws: &A,
+    desired: &DesiredSet,
+    observed: &mut Observed,
+    vpc_id: &str,
+) -> Result<bool, Error> {
+    let (kept, _) = diff::choose_groups(desired, observed, vpc_id);
+    let to_create: Vec<String> = desired
+        .groups
+        .iter()
+        .filter(|g| !kept.contains_key(&g.tier) && !observed.adoptable.contains_key(&g.tier))
+        .map(|g| g.name.clone())
+        .collect();
+    if to_create.is_empty() {
+        return Ok(false);
+    }
+    let ours: BTreeSet<&str> = observed.groups.iter().map(|g| g.id.as_str()).collect();
+    let named = aws.groups_named(vpc_id, &to_create).await?;
+    let foreign = named
+        .into_iter()
+        .filter(|g| !ours.contains(g.id.as_str()))
+        .collect();
+    observed.same_name = foreign;
+    Ok(aws.vpc_has_ipv6(vpc_id).await?)
 }
 
 async fn read_parameter_tags<A: AwsApi>(

@@ -19,6 +19,11 @@ pub enum Error {
     #[error("VPC {0} does not exist")]
     VpcMissing(String),
     #[error(
+        "spec.vpc.id: the set's groups are in {was}, not {now}: the VPC is immutable; {}",
+        crate::limits::IMMUTABLE_HOWTO
+    )]
+    VpcChanged { was: String, now: String },
+    #[error(
         "tier {tier}: security group {id} is named {name} but is not owned by this set ({owner}); \
          delete or rename it, or adopt it with the annotation {annotation}={id}"
     )]
@@ -103,9 +108,11 @@ impl Error {
             Error::Kube(_) => c("KubernetesError", Health::Reconciling, Retry::Backoff),
             Error::VpcParameterMissing(_) => c("VpcParameterNotFound", Health::Stalled, slowly),
             Error::VpcMissing(_) => c("VpcNotFound", Health::Stalled, slowly),
+            Error::VpcChanged { .. } => c("InvalidSpec", Health::Stalled, Retry::UntilSpecChanges),
             Error::ForeignGroup { .. } => c("GroupNotOwned", Health::Stalled, slowly),
             Error::Refused(refusals) => match refusals.first() {
                 Some(Refusal::AdoptionRefused { .. }) => c("AdoptionRefused", Health::Stalled, slowly),
+                Some(Refusal::ForeignGroup { .. }) => c("GroupNotOwned", Health::Stalled, slowly),
                 _ => c("ParameterNotOwned", Health::Stalled, slowly),
             },
             Error::ObservedTooEarly(_) => c("AwsChanged", Health::Reconciling, Retry::Backoff),

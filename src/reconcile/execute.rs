@@ -204,7 +204,8 @@ async fn create_group<A: AwsApi>(
     match aws.create_group(vpc_id, name, description, tags).await {
         Ok(id) => Ok(id),
         Err(e) if e.is("InvalidGroup.Duplicate") => {
-            let found = aws.group_by_name(vpc_id, name).await?.unwrap_or_default();
+            let named = aws.groups_named(vpc_id, &[name.to_string()]).await?;
+            let found = named.into_iter().next().unwrap_or_default();
             if ownership.owns(&found.tags) {
                 // Ours after all: it appeared after the observation (another reconcile, or a
                 // describe that lagged). The next reconcile finds it.

@@ -338,3 +338,38 @@ async fn a_dual_stack_vpc_ends_with_exactly_the_declared_egress() {
         db.egress
     );
 }
+
+#[tokio::test]
+async fn a_name_taken_by_a_foreign_group_or_a_moved_vpc_refuses_before_any_write() {
+    let aws = account();
+    let set = seed();
+    aws.add_group(ObservedGroup {
+        id: "sg-0000f00d".into(),
+        name: format!("{}-app", set.metadata.name.clone().unwrap()),
+        vpc_id: "vpc-00000001".into(),
+        ..Default::default()
+    });
+    let err = run(&aws, &set, &changed(), Mode::Execute).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Refused(r) if matches!(&r[0], Refusal::ForeignGroup { id, .. } if id == "sg-0000f00d")),
+        "{err}"
+    );
+    assert_eq!(err.classify().reason, "GroupNotOwned");
+    assert_eq!(
+        aws.writes(),
+        Vec::<&str>::new(),
+        "web and db were not created either"
+    );
+
+    let mut moved = seed();
+    moved.spec.vpc = crate::api::VpcRef {
+        id: Some("vpc-00000002".into()),
+        parameter_path: None,
+    };
+    let known = Known {
+        vpc_id: Some("vpc-00000001".into()),
+        ..changed()
+    };
+    let err = run(&aws, &moved, &known, Mode::Execute).await.unwrap_err();
+    assert!(matches!(err, Error::VpcChanged { .. }), "{err}");
+}

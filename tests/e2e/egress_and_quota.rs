@@ -83,7 +83,14 @@ async fn a_group_at_its_rules_quota_can_be_edited_and_converges() {
         .collect();
     assert_eq!(cidrs.len(), 60, "{cidrs:?}");
     let counts = f.emulator.counts().await;
-    assert_eq!(counts["errors"], json!({}), "AWS never refused a call (no quota error): {counts}");
-    assert!(counts["by_operation"]["ec2"]["RevokeSecurityGroupIngress"].as_u64() >= Some(1), "{counts}");
+    assert_eq!(
+        counts["errors"],
+        json!({}),
+        "AWS never refused a call (no quota error): {counts}"
+    );
+    assert!(
+        counts["by_operation"]["ec2"]["RevokeSecurityGroupIngress"].as_u64() >= Some(1),
+        "{counts}"
+    );
     assert!(cidrs.contains(&"10.100.0.0/16".to_string()) && !cidrs.contains(&"10.59.0.0/16".to_string()));
 }
