@@ -53,3 +53,43 @@ async fn kill_9_between_create_and_status_write_leaves_one_group_per_tier() {
         );
     }
 }
+
+#[tokio::test]
+async fn responses_lost_after_the_write_leave_no_duplicate_group_rule_or_parameter() {
+    let f = Fixture::new("dropped").await;
+    // Every 5th write is made, then its response is lost: the client sees a broken connection.
+    f.emulator
+        .configure(json!({"faults": {"every": 5, "kinds": ["drop_after_commit"], "operations": ["writes"]}}))
+        .await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    f.apply(&f.set(
+        "lossy",
+        json!({"tiers": [
+            {"name": "web", "ingress": [{"description": "https", "protocol": "tcp", "ports": 443, "from": [{"cidr": "0.0.0.0/0"}]}],
+             "egress": [{"protocol": "tcp", "ports": 8080, "to": [{"tier": "app"}]}]},
+            {"name": "app", "ingress": [{"protocol": "tcp", "ports": 8080, "from": [{"tier": "web"}]}],
+             "egress": [{"protocol": "tcp", "ports": 5432, "to": [{"tier": "db"}]}]},
+            {"name": "db", "ingress": [{"protocol": "tcp", "ports": 5432, "from": [{"tier": "app"}]}]},
+        ]}),
+    ))
+    .await;
+    let ready = f.wait_ready("lossy").await;
+    let counts = f.emulator.counts().await;
+    assert!(
+        counts["faults_injected"].as_u64() >= Some(2),
+        "the fault fired: {counts}"
+    );
+
+    assert_eq!(f.owned_groups("lossy").await.len(), 3, "one group per tier");
+    let groups = f.groups("lossy").await;
+    let rule_count = |t: &str| groups[t].ip_permissions().len() + groups[t].ip_permissions_egress().len();
+    assert_eq!(
+        (rule_count("web"), rule_count("app"), rule_count("db")),
+        (2, 2, 1),
+        "no duplicate or leftover rule"
+    );
+    for tier in ["web", "app", "db"] {
+        let name = format!("/sg/lossy/{tier}/SecurityGroupId");
+        assert_eq!(f.parameter(&name).await, Some(group_id(&ready, tier)), "{name}");
+    }
+}
