@@ -266,3 +266,29 @@ async fn a_set_names_its_own_region() {
     );
     assert_eq!(f.group_count("eastern").await, 0, "nothing in the default region");
 }
+
+#[tokio::test]
+async fn removed_tiers_that_reference_each_other_are_both_deleted() {
+    let f = Fixture::new("unlink").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    let linked = json!({"tiers": [
+        {"name": "solo", "ingress": [{"description": "https", "protocol": "tcp", "ports": 443, "from": [{"cidr": "10.1.0.0/16"}]}]},
+        {"name": "app", "ingress": [{"protocol": "tcp", "ports": 8080, "from": [{"tier": "worker"}]}],
+         "egress": [{"protocol": "tcp", "ports": 9000, "to": [{"tier": "worker"}]}]},
+        {"name": "worker", "ingress": [{"protocol": "tcp", "ports": 9000, "from": [{"tier": "app"}]}],
+         "egress": [{"protocol": "tcp", "ports": 8080, "to": [{"tier": "app"}]}]},
+    ]});
+    f.apply(&f.set("unlink", linked)).await;
+    f.wait_ready("unlink").await;
+    assert_eq!(f.group_count("unlink").await, 3);
+
+    f.apply(&f.set("unlink", solo_spec())).await;
+    f.wait_ready("unlink").await;
+    assert_eq!(f.group_count("unlink").await, 1, "app and worker are gone");
+    for tier in ["app", "worker"] {
+        assert_eq!(
+            f.parameter(&format!("/sg/unlink/{tier}/SecurityGroupId")).await,
+            None
+        );
+    }
+}

@@ -94,3 +94,37 @@ async fn a_group_at_its_rules_quota_can_be_edited_and_converges() {
     );
     assert!(cidrs.contains(&"10.100.0.0/16".to_string()) && !cidrs.contains(&"10.59.0.0/16".to_string()));
 }
+
+#[tokio::test]
+async fn a_new_group_never_keeps_allow_all_egress_when_a_later_step_fails() {
+    let f = Fixture::new("egress-first").await;
+    // Every authorization fails: the set cannot converge, but its groups must not stay open.
+    f.emulator
+        .configure(json!({"faults": {"rate": 1.0, "kinds": ["500"], "operations": ["AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress"]}}))
+        .await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    f.apply(&f.set(
+        "stuck",
+        json!({"tiers": [
+            {"name": "web", "egress": [{"protocol": "tcp", "ports": 443, "to": [{"cidr": "0.0.0.0/0"}]}]},
+            {"name": "app", "ingress": [{"protocol": "tcp", "ports": 8080, "from": [{"tier": "web"}]}]},
+        ]}),
+    ))
+    .await;
+    crate::support::poll_async(
+        crate::support::fixture::TIMEOUT,
+        "both groups created",
+        || async {
+            let groups = f.groups("stuck").await;
+            let closed = groups.len() == 2 && groups.values().all(|g| g.ip_permissions_egress().is_empty());
+            closed.then_some(())
+        },
+    )
+    .await;
+    let counts = f.emulator.counts().await;
+    assert!(
+        counts["faults_injected"].as_u64() >= Some(1),
+        "the authorizations failed: {counts}"
+    );
+    f.emulator.clear().await;
+}

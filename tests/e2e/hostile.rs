@@ -161,3 +161,27 @@ async fn a_parameter_path_of_another_namespace_or_nobody_writes_nothing() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_name_taken_by_a_group_that_is_not_ours_creates_no_group_at_all() {
+    let f = Fixture::new("hostile-name").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    let taken = hand_made_group(&f, "taken-app", &[]).await;
+    let spec = serde_json::json!({"tiers": [
+        {"name": "web", "egress": [{"protocol": "tcp", "ports": 8080, "to": [{"tier": "app"}]}]},
+        {"name": "app", "ingress": [{"protocol": "tcp", "ports": 8080, "from": [{"tier": "web"}]}]},
+    ]});
+    f.apply(&f.set("taken", spec)).await;
+    let stalled = f
+        .wait_for("taken", "Stalled", |s| {
+            condition(s, "Stalled").is_some_and(|c| c.0 == "True")
+        })
+        .await;
+    let (_, reason, message) = condition(&stalled, "Stalled").unwrap();
+    assert_eq!(reason, "GroupNotOwned");
+    assert!(
+        message.contains(&taken) && message.contains("sgprovisioner.io/adopt-app"),
+        "{message}"
+    );
+    assert_eq!(f.writes().await, 0, "web was not created either");
+}

@@ -31,3 +31,24 @@ async fn observe_only_writes_nothing_and_reports_the_plan() {
     assert_eq!(condition(&observed, "Ready").unwrap().1, "ObserveOnly");
     assert_eq!(f.writes().await, 0);
 }
+
+#[tokio::test]
+async fn deleting_an_observe_only_set_leaves_aws_as_it_is() {
+    let f = Fixture::new("observe-del").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    f.apply(&f.set("handover", solo_spec())).await;
+    f.wait_ready("handover").await;
+    // Handed over to be watched only, then deleted: like Retain, nothing is torn down.
+    let mut spec = solo_spec();
+    spec["managementPolicy"] = json!("ObserveOnly");
+    f.apply(&f.set("handover", spec)).await;
+    f.wait_for("handover", "observed", |s| {
+        current(s) && condition(s, "Ready").is_some_and(|c| c.1 == "ObserveOnly")
+    })
+    .await;
+    let writes = f.writes().await;
+    f.delete_and_wait_gone("handover").await;
+    assert_eq!(f.writes().await, writes, "no write on delete");
+    assert_eq!(f.group_count("handover").await, 1);
+    assert!(f.parameter("/sg/handover/solo/SecurityGroupId").await.is_some());
+}
