@@ -424,4 +424,6 @@ pub fn api_path(path: &str, doc: &Value) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+mod old_walker;
+#[cfg(test)]
+mod tests; // TEMP

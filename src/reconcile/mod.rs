@@ -262,7 +262,11 @@ fn now() -> String {
         .to_string()
 }
 
-/// Patches status only when it changed.
+/// The field manager of everything the controller writes to a set.
+const FIELD_MANAGER: &str = "sg-provisioner";
+
+/// Writes status only when it changed, by server-side apply of the whole status: a field the
+/// new status lacks (a stale plan, a removed tier) is removed, not kept as a merge would.
 async fn write_status(
     set: &SecurityGroupSet,
     ctx: &Context,
@@ -273,10 +277,15 @@ async fn write_status(
     }
     let api: Api<SecurityGroupSet> =
         Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
+    let body = serde_json::json!({
+        "apiVersion": SecurityGroupSet::api_version(&()),
+        "kind": SecurityGroupSet::kind(&()),
+        "status": status,
+    });
     api.patch_status(
         &set.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(serde_json::json!({ "status": status })),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(body),
     )
     .await?;
     Ok(())
@@ -394,6 +403,18 @@ pub fn existing_ids(groups: &BTreeMap<String, GroupRef>) -> BTreeMap<String, Str
 }
 
 async fn cleanup(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
+    // Said before any AWS call: a set being deleted is not Ready, however long teardown takes.
+    let deleting = Outcome::Deleting {
+        reason: "Deleting",
+        message: "deleting: its groups and parameters go first, then the finalizer".into(),
+    };
+    let facts = Facts {
+        generation: set.meta().generation,
+        vpc_id: None,
+        tiers: None,
+        now: now(),
+    };
+    write_status(set, ctx, next_status(set.status.as_ref(), facts, deleting)).await?;
     let identity = SetIdentity::of(set);
     let aws = ctx.aws(identity.region.as_deref());
     let note = match driver::teardown(&aws, &identity, &ctx.settings.cluster_name, Mode::Execute).await? {

@@ -292,3 +292,40 @@ async fn removed_tiers_that_reference_each_other_are_both_deleted() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_removed_set_tag_leaves_the_groups_and_the_parameters() {
+    let f = Fixture::new("untag").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    let mut spec = solo_spec();
+    spec["tags"] = json!({"Team": "net", "CostCenter": "42"});
+    f.apply(&f.set("tagged", spec)).await;
+    f.wait_ready("tagged").await;
+    let param_tags = || async {
+        let out = f
+            .ssm
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+            .resource_id("/sg/tagged/solo/SecurityGroupId")
+            .send()
+            .await
+            .unwrap();
+        out.tag_list()
+            .iter()
+            .map(|t| t.key().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(param_tags().await.contains(&"CostCenter".to_string()));
+
+    let mut spec = solo_spec();
+    spec["tags"] = json!({"Team": "net"});
+    f.apply(&f.set("tagged", spec)).await;
+    f.wait_ready("tagged").await;
+    let group = f.groups("tagged").await.remove("solo").unwrap();
+    assert!(!tags(&group).contains_key("CostCenter") && tags(&group)["Team"] == "net");
+    let keys = param_tags().await;
+    assert!(
+        !keys.contains(&"CostCenter".to_string()) && keys.contains(&"Team".to_string()),
+        "{keys:?}"
+    );
+}

@@ -165,3 +165,37 @@ async fn deleting_a_set_in_use_revokes_nothing_and_names_every_user() {
     .await;
     assert_eq!(f.group_count("pair").await, 0);
 }
+
+#[tokio::test]
+async fn a_set_being_deleted_never_reports_ready() {
+    let f = Fixture::new("deleting").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    f.apply(&f.set("going", solo_spec())).await;
+    f.wait_ready("going").await;
+    // Slow deletes: the teardown takes seconds, during which status is read many times.
+    f.emulator
+        .configure(json!({"faults": {"rate": 1.0, "kinds": ["slow"], "slow_seconds": 2, "operations": ["DeleteSecurityGroup"]}}))
+        .await;
+    f.sets.delete("going", &Default::default()).await.unwrap();
+    // Once the controller has seen the deletion, status says so until the set is gone.
+    f.wait_for("going", "Deleting", |s| {
+        condition(s, "Ready").is_some_and(|c| c.0 == "False" && c.1 == "Deleting")
+    })
+    .await;
+    poll_async(Duration::from_secs(60), "the set to be gone", || async {
+        match f.sets.get_opt("going").await {
+            Ok(None) => Some(()),
+            Ok(Some(s)) => {
+                let ready = condition(&s, "Ready");
+                assert!(
+                    !ready.as_ref().is_some_and(|c| c.0 == "True"),
+                    "Ready while deleting: {ready:?}"
+                );
+                None
+            }
+            Err(_) => None,
+        }
+    })
+    .await;
+    f.emulator.clear().await;
+}

@@ -52,3 +52,23 @@ async fn deleting_an_observe_only_set_leaves_aws_as_it_is() {
     assert_eq!(f.group_count("handover").await, 1);
     assert!(f.parameter("/sg/handover/solo/SecurityGroupId").await.is_some());
 }
+
+#[tokio::test]
+async fn managing_a_set_again_clears_the_plan_from_status() {
+    let f = Fixture::new("observe-clear").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    let mut spec = solo_spec();
+    spec["managementPolicy"] = json!("ObserveOnly");
+    f.apply(&f.set("planned", spec)).await;
+    f.wait_for("planned", "a plan", |s| {
+        current(s) && s.status.as_ref().is_some_and(|st| !st.plan.is_empty())
+    })
+    .await;
+    f.apply(&f.set("planned", solo_spec())).await;
+    let ready = f.wait_ready("planned").await;
+    assert_eq!(
+        ready.status.unwrap().plan,
+        Vec::<String>::new(),
+        "no stale plan survives"
+    );
+}
