@@ -188,7 +188,7 @@ async fn a_set_being_deleted_never_reports_ready() {
             Ok(Some(s)) => {
                 let ready = condition(&s, "Ready");
                 assert!(
-                    !ready.as_ref().is_some_and(|c| c.0 == "True"),
+                    ready.as_ref().is_none_or(|c| c.0 != "True"),
                     "Ready while deleting: {ready:?}"
                 );
                 None
