@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::{AwsApi, AwsError, Interface, Result};
-use crate::diff::{ObservedGroup, Rule, default_egress, default_egress_v6};
+use crate::diff::{ConcretePeer, GroupRef, ObservedGroup, Rule, default_egress, default_egress_v6};
 use crate::model::{Direction, Ownership};
 
 #[derive(Clone, Debug, Default)]
@@ -238,6 +238,13 @@ impl AwsApi for FakeAws {
             "AuthorizeSecurityGroupEgress",
         );
         self.with(op, |s| {
+            let missing = rules.iter().any(|r| match &r.peer {
+                ConcretePeer::Group(GroupRef::Existing(id)) => !s.groups.iter().any(|g| g.id == *id),
+                _ => false,
+            });
+            if missing {
+                return Err(service(op, "InvalidGroup.NotFound"));
+            }
             let list = Self::rules_mut(Self::group_mut(s, group_id, op)?, direction);
             if rules.iter().any(|r| list.iter().any(|h| same(h, r))) {
                 return Err(service(op, "InvalidPermission.Duplicate"));

@@ -42,6 +42,21 @@ pub enum Error {
     ObservedTooEarly(String),
     #[error("deletion blocked: {}", .0.join("; "))]
     DeletionBlocked(Vec<String>),
+    /// Several actions failed, or one did and others depended on it; the rest were applied.
+    #[error("{}", incomplete(failed, skipped))]
+    Incomplete {
+        failed: Vec<(String, Error)>,
+        skipped: Vec<String>,
+    },
+}
+
+fn incomplete(failed: &[(String, Error)], skipped: &[String]) -> String {
+    let failed: Vec<String> = failed.iter().map(|(a, e)| format!("{a}: {e}")).collect();
+    let mut text = format!("failed: {}", failed.join("; "));
+    if !skipped.is_empty() {
+        text.push_str(&format!("; not tried, they depend on it: {}", skipped.join("; ")));
+    }
+    text
 }
 
 fn join<T: ToString>(errors: &[T]) -> String {
@@ -117,6 +132,8 @@ impl Error {
             },
             Error::ObservedTooEarly(_) => c("AwsChanged", Health::Reconciling, Retry::Backoff),
             Error::DeletionBlocked(_) => c("DeletionBlocked", Health::Reconciling, Retry::Backoff),
+            // The first failure decides, as if it had been alone.
+            Error::Incomplete { failed, .. } => failed[0].1.classify(),
         }
     }
 }

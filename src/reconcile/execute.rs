@@ -1,41 +1,112 @@
 //! Carries a plan's actions out against AWS, in the plan's order: one call per action. Nothing
 //! here decides what to write; it only resolves the ids of groups created earlier in the same
-//! plan, and repeats a batched rule call one rule at a time when AWS says part of the batch
-//! was already done (the end state is the one asked for).
+//! plan, repeats a batched rule call one rule at a time when AWS says part of the batch was
+//! already done (the end state is the one asked for), and skips what depends on a failure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use tracing::info;
+use tracing::{info, warn};
 
 use super::Error;
 use crate::aws::{AwsApi, AwsError};
 use crate::diff::{Action, ConcretePeer, GroupRef, Plan, Rule, owner_of};
 use crate::model::{Direction, Ownership};
 
-/// Every action of the plan, in order; returns each tier's group id. The first failure stops
-/// the plan, except that a group deletion AWS blocks (`DependencyViolation`) lets the other
-/// deletions run, and stops what follows them (the parameters: consumers still find the ids).
+/// Every action of the plan, in order; returns each tier's group id. A failed action stops
+/// only what depends on it (see [`Failures`]); everything else still runs, and the error then
+/// lists what failed and what was skipped.
 pub async fn run<A: AwsApi>(
     aws: &A,
     plan: &Plan,
     ownership: &Ownership,
 ) -> Result<BTreeMap<String, String>, Error> {
     let mut ids = super::existing_ids(&plan.groups);
-    let mut blocked = Vec::new();
+    let mut failures = Failures::default();
     for action in &plan.actions {
-        if !blocked.is_empty() && !matches!(action, Action::DeleteGroup { .. }) {
-            break;
+        if failures.blocks(action) {
+            failures.skipped.push(action.to_string());
+            continue;
         }
         info!(%action, "executing");
-        match execute(aws, action, &mut ids, ownership).await {
-            Err(Error::DeletionBlocked(why)) => blocked.extend(why),
-            other => other?,
+        if let Err(e) = execute(aws, action, &mut ids, ownership).await {
+            warn!(%action, error = %e, "failed");
+            failures.record(action, e);
         }
     }
-    if blocked.is_empty() {
-        Ok(ids)
-    } else {
-        Err(Error::DeletionBlocked(blocked))
+    failures.into_result().map(|()| ids)
+}
+
+/// What a failed action stops. A group's creation or adoption: everything of its tier and every
+/// rule naming the new group. A rule change: the later rule changes of the same group and
+/// direction (a revoke must not run when the authorization meant to replace it failed). A
+/// group's deletion: its tier's parameter (consumers still find the id). A parameter write: the
+/// tier's later parameter writes. A tag change stops nothing else.
+#[derive(Default)]
+struct Failures {
+    groups: BTreeSet<String>,
+    rules: BTreeSet<(String, Direction)>,
+    parameters: BTreeSet<String>,
+    failed: Vec<(String, Error)>,
+    skipped: Vec<String>,
+}
+
+impl Failures {
+    fn record(&mut self, action: &Action, error: Error) {
+        let tier = action.tier().to_string();
+        match action {
+            Action::CreateGroup { .. } | Action::AdoptGroup { .. } | Action::DeleteGroup { .. } => {
+                self.groups.insert(tier);
+            }
+            Action::Authorize { direction, .. }
+            | Action::Revoke { direction, .. }
+            | Action::UpdateDescriptions { direction, .. } => {
+                self.rules.insert((tier, *direction));
+            }
+            Action::CreateParameter { .. }
+            | Action::OverwriteParameter { .. }
+            | Action::TagParameter { .. }
+            | Action::UntagParameter { .. }
+            | Action::DeleteParameter { .. } => {
+                self.parameters.insert(tier);
+            }
+            Action::TagGroup { .. } | Action::UntagGroup { .. } => {}
+        }
+        self.failed.push((action.to_string(), error));
+    }
+
+    fn blocks(&self, action: &Action) -> bool {
+        let tier = action.tier();
+        let names_failed_group = |rules: &[Rule]| {
+            rules.iter().any(
+                |r| matches!(&r.peer, ConcretePeer::Group(GroupRef::Pending(t)) if self.groups.contains(t)),
+            )
+        };
+        match action {
+            _ if self.groups.contains(tier) => true,
+            Action::Authorize { direction, rules, .. }
+            | Action::Revoke { direction, rules, .. }
+            | Action::UpdateDescriptions { direction, rules, .. } => {
+                self.rules.contains(&(tier.to_string(), *direction)) || names_failed_group(rules)
+            }
+            Action::CreateParameter { .. }
+            | Action::OverwriteParameter { .. }
+            | Action::TagParameter { .. }
+            | Action::UntagParameter { .. }
+            | Action::DeleteParameter { .. } => self.parameters.contains(tier),
+            _ => false,
+        }
+    }
+
+    fn into_result(mut self) -> Result<(), Error> {
+        match self.failed.len() {
+            0 => Ok(()),
+            // One failure and nothing skipped: the error as it is, classified as it is.
+            1 if self.skipped.is_empty() => Err(self.failed.remove(0).1),
+            _ => Err(Error::Incomplete {
+                failed: self.failed,
+                skipped: self.skipped,
+            }),
+        }
     }
 }
 

@@ -373,3 +373,38 @@ async fn a_name_taken_by_a_foreign_group_or_a_moved_vpc_refuses_before_any_write
     let err = run(&aws, &moved, &known, Mode::Execute).await.unwrap_err();
     assert!(matches!(err, Error::VpcChanged { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_failed_authorize_stops_only_what_depends_on_it() {
+    let aws = account();
+    let mut set = seed();
+    plan_then_apply(&aws, &set, &changed()).await;
+    // Out of band: SSH from anywhere on db. In the spec: web also accepts a group that does not exist.
+    let ssh = crate::diff::Rule {
+        traffic: model::RuleMatch::from_aws("tcp", Some(22), Some(22)),
+        peer: crate::diff::ConcretePeer::Cidr("0.0.0.0/0".into()),
+        description: None,
+    };
+    aws.state.lock().unwrap().groups[2].ingress.push(ssh);
+    let missing = crate::api::Peer::SecurityGroupId("sg-0000dead".into());
+    set.spec.tiers[0].ingress[0].from.push(missing);
+    set.spec.tiers[0].ingress.remove(1); // ... and drops its HTTP rule (a revoke after that authorize)
+    let err = run(&aws, &set, &changed(), Mode::Execute).await.unwrap_err();
+    let Error::Incomplete { failed, skipped } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        failed[0].0.starts_with("+ authorize ingress web")
+            && failed[0].1.to_string().contains("InvalidGroup.NotFound"),
+        "{err}"
+    );
+    assert!(
+        skipped[0].starts_with("- revoke ingress web"),
+        "the revoke waits for its replacement: {err}"
+    );
+    let state = aws.state.lock().unwrap();
+    assert!(
+        state.groups[2].ingress.iter().all(|r| r.traffic.from_port != 22),
+        "the public SSH rule is gone anyway"
+    );
+}

@@ -115,3 +115,52 @@ async fn a_missing_vpc_parameter_stalls_without_writes_then_recovers() {
     let ready = f.wait_ready("later").await;
     assert_eq!(ready.status.unwrap().vpc_id, Some(f.vpc_id.clone()));
 }
+
+#[tokio::test]
+async fn a_failing_authorize_does_not_hold_back_the_sets_other_changes() {
+    use crate::support::aws::tcp_from_world;
+    use crate::support::fixture::group_id;
+    let f = Fixture::new("partial").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    let two = |extra: Option<&str>| {
+        let mut from = vec![json!({"cidr": "10.1.0.0/16"})];
+        from.extend(extra.map(|g| json!({"securityGroupId": g})));
+        json!({"tiers": [
+            {"name": "web", "ingress": [{"protocol": "tcp", "ports": 443, "from": from}]},
+            {"name": "db", "ingress": [{"protocol": "tcp", "ports": 5432, "from": [{"tier": "web"}]}]},
+        ]})
+    };
+    f.apply(&f.set("partial", two(None))).await;
+    let ready = f.wait_ready("partial").await;
+    // Out of band: SSH from the internet on db.
+    let db = group_id(&ready, "db");
+    f.ec2
+        .authorize_security_group_ingress()
+        .group_id(&db)
+        .ip_permissions(tcp_from_world(22))
+        .send()
+        .await
+        .unwrap();
+    // The spec now names a group that does not exist: that authorize can never succeed.
+    f.apply(&f.set("partial", two(Some("sg-0123456789abcdef0"))))
+        .await;
+    let failed = f
+        .wait_for("partial", "the failure reported", |s| {
+            current(s) && condition(s, "Ready").is_some_and(|c| c.0 == "False")
+        })
+        .await;
+    let message = condition(&failed, "Ready").unwrap().2;
+    assert!(message.contains("InvalidGroup.NotFound"), "{message}");
+    poll_async(
+        Duration::from_secs(30),
+        "the public SSH rule revoked anyway",
+        || async {
+            let g = f.groups("partial").await.remove("db")?;
+            g.ip_permissions()
+                .iter()
+                .all(|p| p.from_port() != Some(22))
+                .then_some(())
+        },
+    )
+    .await;
+}
