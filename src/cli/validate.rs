@@ -424,6 +424,4 @@ pub fn api_path(path: &str, doc: &Value) -> String {
 }
 
 #[cfg(test)]
-mod old_walker;
-#[cfg(test)]
-mod tests; // TEMP
+mod tests;

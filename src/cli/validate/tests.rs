@@ -255,3 +255,39 @@ fn quota_follows_the_controller_settings() {
     // The CRD still enforces AWS's default (its CEL rule), but `validate` follows the setting.
     assert_eq!(exit_code(&check_text("q.yaml", &text, &raised).findings), 0);
 }
+
+/// What `jsonschema` is given: the CRD's schema with the API server's structural rules written
+/// out (every declared object closed, int-or-string as two types) and no CEL rules.
+#[test]
+fn the_validation_schema_is_the_crd_schema_made_strict() {
+    let root = schema::validation_schema();
+    let tiers = &root["properties"]["spec"]["properties"]["tiers"];
+    assert_eq!(tiers["items"]["additionalProperties"], false);
+    assert_eq!(tiers["x-kubernetes-list-map-keys"], serde_json::json!(["name"]));
+    let rule = &tiers["items"]["properties"]["ingress"]["items"];
+    assert_eq!(
+        rule["properties"]["ports"]["type"],
+        serde_json::json!(["integer", "string"])
+    );
+    assert_eq!(rule["properties"]["from"]["items"]["additionalProperties"], false);
+    let tags = &root["properties"]["spec"]["properties"]["tags"];
+    assert_eq!(tags["additionalProperties"]["type"], "string");
+    assert_eq!(root["properties"]["metadata"], serde_json::json!({}));
+    assert!(!root.to_string().contains("x-kubernetes-validations"));
+}
+
+#[test]
+fn a_null_field_is_absent_but_an_unknown_one_is_refused_even_when_null() {
+    let got = problems(&set(
+        "  region: null\n  tiers:\n    - name: web\n      ingres: null\n      ingress:\n        - {protocol: tcp, ports: 1, from: [{cidr: null, tier: web}, null]}\n    - {name: web}\n",
+    ));
+    let want = [
+        "spec.tiers[0].ingres: unknown field",
+        "spec.tiers[0].ingress[0].from[1]: Invalid value: \"null\": must be of type object",
+        "spec.tiers[1]: Duplicate value: {\"name\":\"web\"}",
+    ];
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for w in want {
+        assert!(got.iter().any(|g| g.starts_with(w)), "want {w}, got {got:#?}");
+    }
+}
