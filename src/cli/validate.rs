@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::{LimitArgs, Output};
 use crate::api::{Peer, SecurityGroupSetSpec};
 use crate::model::{self, Limits, rule_match};
 
@@ -28,23 +29,15 @@ pub struct ValidateArgs {
     pub files: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
-    /// Inbound rules per group, as the controller's --max-ingress-rules (the CRD enforces 60).
-    #[arg(long, env = "SG_MAX_INGRESS_RULES", default_value_t = crate::limits::DEFAULT_RULES_PER_GROUP)]
-    pub max_ingress_rules: usize,
-    /// Outbound rules per group, as the controller's --max-egress-rules (the CRD enforces 60).
-    #[arg(long, env = "SG_MAX_EGRESS_RULES", default_value_t = crate::limits::DEFAULT_RULES_PER_GROUP)]
-    pub max_egress_rules: usize,
+    /// The controller's quotas (the CRD enforces AWS's defaults).
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Output {
-    Text,
-    Json,
-}
-
+/// What a finding is (shown as `severity` in JSON output).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub enum FindingKind {
     Error,
     Warning,
     /// The file (or its YAML) could not be read: nothing in it was checked.
@@ -58,7 +51,7 @@ pub struct Finding {
     pub file: String,
     /// 1-based document number in the file; 0 for the file as a whole.
     pub document: usize,
-    pub severity: Severity,
+    pub severity: FindingKind,
     /// The field, tiers by name: `spec.tiers[name=db].ingress[0].from[0].cidr`.
     pub path: String,
     /// The same field as the API server names it, tiers by index: `spec.tiers[2]...`.
@@ -74,9 +67,9 @@ impl std::fmt::Display for Finding {
             &self.path
         };
         match self.severity {
-            Severity::Unreadable => write!(f, "{}: unreadable: {}", self.file, self.message),
-            Severity::Error => write!(f, "{}:{}: {at}: {}", self.file, self.document, self.message),
-            Severity::Warning => write!(
+            FindingKind::Unreadable => write!(f, "{}: unreadable: {}", self.file, self.message),
+            FindingKind::Error => write!(f, "{}:{}: {at}: {}", self.file, self.document, self.message),
+            FindingKind::Warning => write!(
                 f,
                 "{}:{}: warning: {at}: {}",
                 self.file, self.document, self.message
@@ -87,9 +80,9 @@ impl std::fmt::Display for Finding {
 
 /// 0 clean, 1 problems, 2 unreadable input.
 pub fn exit_code(findings: &[Finding]) -> i32 {
-    if findings.iter().any(|f| f.severity == Severity::Unreadable) {
+    if findings.iter().any(|f| f.severity == FindingKind::Unreadable) {
         2
-    } else if findings.iter().any(|f| f.severity == Severity::Error) {
+    } else if findings.iter().any(|f| f.severity == FindingKind::Error) {
         1
     } else {
         0
@@ -108,11 +101,7 @@ struct Report<'a> {
 }
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
-    let limits = Limits {
-        max_ingress_rules: args.max_ingress_rules,
-        max_egress_rules: args.max_egress_rules,
-        ..Limits::default()
-    };
+    let limits = args.limits.limits();
     let mut findings = Vec::new();
     let mut files = 0;
     let mut documents = 0;
@@ -131,9 +120,9 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
     }
     let count = |s| findings.iter().filter(|f| f.severity == s).count();
     let (errors, warnings, unreadable) = (
-        count(Severity::Error),
-        count(Severity::Warning),
-        count(Severity::Unreadable),
+        count(FindingKind::Error),
+        count(FindingKind::Warning),
+        count(FindingKind::Unreadable),
     );
     let mut stdout = std::io::stdout().lock();
     match args.output {
@@ -166,7 +155,7 @@ fn unreadable(file: &str, message: String) -> Finding {
     Finding {
         file: file.into(),
         document: 0,
-        severity: Severity::Unreadable,
+        severity: FindingKind::Unreadable,
         path: String::new(),
         api_path: String::new(),
         message,
@@ -282,30 +271,34 @@ fn is_security_group_set(doc: &Value) -> bool {
 
 /// One document's problems and warnings: (severity, path, message), paths in the
 /// `spec.tiers[name=db]` form.
-pub fn check_document(doc: &Value, limits: &Limits) -> Vec<(Severity, String, String)> {
-    let mut out: Vec<(Severity, String, String)> = Vec::new();
+pub fn check_document(doc: &Value, limits: &Limits) -> Vec<(FindingKind, String, String)> {
+    let mut out: Vec<(FindingKind, String, String)> = Vec::new();
     let want = format!("{}/v1alpha1", crate::api::GROUP);
     match doc["apiVersion"].as_str() {
         Some(v) if v == want => {}
         other => out.push((
-            Severity::Error,
+            FindingKind::Error,
             "apiVersion".into(),
             format!("must be {want}, not {}", other.unwrap_or("(missing)")),
         )),
     }
     if doc["kind"].as_str() != Some("SecurityGroupSet") {
-        out.push((Severity::Error, "kind".into(), "must be SecurityGroupSet".into()));
+        out.push((
+            FindingKind::Error,
+            "kind".into(),
+            "must be SecurityGroupSet".into(),
+        ));
     }
     let structural = schema::check(doc);
     let structural_at: Vec<String> = structural.iter().map(|(p, _)| api_path(p, doc)).collect();
-    out.extend(structural.into_iter().map(|(p, m)| (Severity::Error, p, m)));
+    out.extend(structural.into_iter().map(|(p, m)| (FindingKind::Error, p, m)));
 
     let name = doc["metadata"]["name"].as_str().unwrap_or_default();
     let Ok(spec) = serde_json::from_value::<SecurityGroupSetSpec>(repaired_spec(doc)) else {
         // The schema check has said why (a type, a missing field, a peer with two keys).
         if out.is_empty() {
             out.push((
-                Severity::Error,
+                FindingKind::Error,
                 "spec".into(),
                 "does not read as a SecurityGroupSet spec".into(),
             ));
@@ -325,12 +318,12 @@ pub fn check_document(doc: &Value, limits: &Limits) -> Vec<(Severity, String, St
     let errors = model::check(name, &spec, limits);
     for e in &errors {
         if !covered(&e.path) {
-            out.push((Severity::Error, e.path.clone(), e.message.clone()));
+            out.push((FindingKind::Error, e.path.clone(), e.message.clone()));
         }
     }
     for (path, message) in audit_warnings(&spec) {
         if !errors.iter().any(|e| e.path == path) {
-            out.push((Severity::Warning, path, message));
+            out.push((FindingKind::Warning, path, message));
         }
     }
     out

@@ -9,7 +9,7 @@ use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use sg_provisioner::api::SecurityGroupSet;
-use sg_provisioner::cli::validate::{Severity, check_text};
+use sg_provisioner::cli::validate::{FindingKind, check_text};
 use sg_provisioner::model::Limits;
 
 use crate::support::k8s;
@@ -104,7 +104,7 @@ fn validate_verdict(file: &str, text: &str) -> Result<(), Vec<String>> {
     let problems: Vec<String> = checked
         .findings
         .iter()
-        .filter(|f| f.severity != Severity::Warning)
+        .filter(|f| f.severity != FindingKind::Warning)
         .map(|f| format!("{}: {}", f.api_path, f.message))
         .collect();
     if problems.is_empty() {

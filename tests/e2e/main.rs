@@ -17,6 +17,7 @@ mod hostile;
 mod iam;
 mod image;
 mod install;
+mod install_dry_run;
 mod leader;
 mod observability;
 mod observe_only;

@@ -13,7 +13,7 @@ fn problems(text: &str) -> Vec<String> {
     check_text("t.yaml", text, &Limits::default())
         .findings
         .iter()
-        .filter(|f| f.severity != Severity::Warning)
+        .filter(|f| f.severity != FindingKind::Warning)
         .map(|f| format!("{}: {}", f.api_path, f.message))
         .collect()
 }
@@ -43,7 +43,7 @@ fn every_example_is_valid() {
         let bad: Vec<_> = checked
             .findings
             .iter()
-            .filter(|f| f.severity != Severity::Warning)
+            .filter(|f| f.severity != FindingKind::Warning)
             .collect();
         assert!(bad.is_empty(), "{bad:#?}");
         names.push(path);
@@ -61,7 +61,7 @@ fn every_corpus_case_is_refused_naming_its_field() {
         let checked = check_text(file, text, &Limits::default());
         let code = exit_code(&checked.findings);
         let found = checked.findings.iter().any(|f| {
-            f.severity != Severity::Warning
+            f.severity != FindingKind::Warning
                 && f.message.contains(fragment.as_str())
                 && (path == "(yaml)" || format!("{}: {}", f.api_path, f.message).contains(path.as_str()))
         });
@@ -191,7 +191,7 @@ fn unreadable_yaml_exits_2() {
     for text in ["spec: {", "a: 1\na: 2\n"] {
         let checked = check_text("bad.yaml", text, &Limits::default());
         assert_eq!(checked.findings.len(), 1, "{text}");
-        assert_eq!(checked.findings[0].severity, Severity::Unreadable);
+        assert_eq!(checked.findings[0].severity, FindingKind::Unreadable);
         assert!(
             checked.findings[0].message.starts_with("YAML: "),
             "{:?}",
