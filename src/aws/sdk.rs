@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, Tag, TagSpecification,
     UserIdGroupPair,
@@ -26,8 +26,8 @@ const THROTTLE_CODES: [&str; 6] = [
 
 fn classify<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
 where
-    E: ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match &err {
         SdkError::ServiceError(service) => {
@@ -59,13 +59,13 @@ where
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             AwsError::Transient {
                 operation,
-                message: format!("{err:?}"),
+                message: DisplayErrorContext(&err).to_string(),
             }
         }
         _ => AwsError::Service {
             operation,
             code: "ClientError".into(),
-            message: format!("{err:?}"),
+            message: DisplayErrorContext(&err).to_string(),
         },
     }
 }
@@ -95,8 +95,8 @@ impl Aws {
         result: std::result::Result<T, SdkError<E, R>>,
     ) -> Result<T>
     where
-        E: ProvideErrorMetadata + std::fmt::Debug,
-        R: std::fmt::Debug,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
     {
         let result = result.map_err(|e| classify(operation, e));
         let outcome = match &result {

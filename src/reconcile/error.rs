@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
+use super::codes;
+use crate::api::SecurityGroupSetSpec;
 use crate::aws::AwsError;
 use crate::diff::Refusal;
-use crate::model::FieldError;
+use crate::model::{Direction, FieldError};
 
 #[derive(thiserror::Error, Debug)]
 pub enum Error {
@@ -12,6 +14,15 @@ pub enum Error {
     InvalidSpec(Vec<FieldError>),
     #[error("{0}")]
     Aws(#[from] AwsError),
+    /// An AWS call of the plan failed: the action and what it was for are kept, to name the
+    /// spec field.
+    #[error("{error} (while: {action})")]
+    Failed {
+        tier: String,
+        direction: Option<Direction>,
+        action: String,
+        error: AwsError,
+    },
     #[error("Kubernetes API: {0}")]
     Kube(#[source] kube::Error),
     #[error("VPC parameter {0} not found in SSM")]
@@ -67,6 +78,23 @@ fn join<T: ToString>(errors: &[T]) -> String {
         .join("; ")
 }
 
+impl Error {
+    /// The spec field the error is about, when one is (`spec.tiers[0].ingress[1].from[0].cidr`).
+    pub fn field_path(&self, spec: &SecurityGroupSetSpec) -> Option<String> {
+        match self {
+            Error::Failed {
+                tier,
+                direction,
+                error: AwsError::Service { code, message, .. },
+                ..
+            } => codes::field_path(spec, tier, *direction, code, message),
+            Error::Incomplete { failed, .. } => failed[0].1.field_path(spec),
+            Error::VpcChanged { .. } => Some("spec.vpc.id".into()),
+            _ => None,
+        }
+    }
+}
+
 impl From<kube::Error> for Error {
     fn from(e: kube::Error) -> Self {
         Error::Kube(e)
@@ -111,14 +139,8 @@ impl Error {
             Error::Aws(AwsError::Transient { .. }) => {
                 c("AwsUnavailable", Health::Reconciling, Retry::Backoff)
             }
-            Error::Aws(e)
-                if e.code()
-                    .is_some_and(|c| c.contains("UnauthorizedOperation") || c.contains("AccessDenied")) =>
-            {
-                c("AwsAccessDenied", Health::Stalled, slowly)
-            }
-            Error::Aws(e) if e.is("InvalidVpcID.NotFound") => c("VpcNotFound", Health::Stalled, slowly),
-            Error::Aws(_) => c("AwsError", Health::Reconciling, Retry::Backoff),
+            Error::Aws(AwsError::Service { code, .. }) => codes::classify(code),
+            Error::Failed { error, .. } => Error::Aws(error.clone()).classify(),
             Error::Kube(kube::Error::Api(s)) if s.code == 403 => c("Forbidden", Health::Stalled, slowly),
             Error::Kube(_) => c("KubernetesError", Health::Reconciling, Retry::Backoff),
             Error::VpcParameterMissing(_) => c("VpcParameterNotFound", Health::Stalled, slowly),

@@ -30,10 +30,27 @@ pub async fn run<A: AwsApi>(
         info!(%action, "executing");
         if let Err(e) = execute(aws, action, &mut ids, ownership).await {
             warn!(%action, error = %e, "failed");
-            failures.record(action, e);
+            failures.record(action, in_context(action, e));
         }
     }
     failures.into_result().map(|()| ids)
+}
+
+/// An AWS error with the action it failed, so that status can name the spec field.
+fn in_context(action: &Action, error: Error) -> Error {
+    let Error::Aws(error) = error else { return error };
+    let direction = match action {
+        Action::Authorize { direction, .. }
+        | Action::Revoke { direction, .. }
+        | Action::UpdateDescriptions { direction, .. } => Some(*direction),
+        _ => None,
+    };
+    Error::Failed {
+        tier: action.tier().to_string(),
+        direction,
+        action: action.to_string(),
+        error,
+    }
 }
 
 /// What a failed action stops. A group's creation or adoption: everything of its tier and every

@@ -22,6 +22,7 @@ use crate::diff::{Adoption, GroupRef, Quota};
 use crate::metrics::Metrics;
 use crate::model::{self, Direction, Limits, SetIdentity};
 
+pub mod codes;
 pub mod driver;
 pub mod error;
 pub mod execute;
@@ -225,16 +226,21 @@ async fn report_failure(set: &SecurityGroupSet, err: &Error, ctx: &Context) {
     let class = err.classify();
     ctx.metrics.reconcile_failed(class.reason);
     warn!(reason = class.reason, error = %err, "reconcile failed");
+    // The spec field first, when the error is about one: that is what the user must change.
+    let message = match err.field_path(&set.spec) {
+        Some(field) => format!("{field}: {err}"),
+        None => err.to_string(),
+    };
     let outcome = if set.meta().deletion_timestamp.is_some() && class.health == Health::Reconciling {
         Outcome::Deleting {
             reason: class.reason,
-            message: err.to_string(),
+            message: message.clone(),
         }
     } else {
         Outcome::Failed {
             reason: class.reason,
             health: class.health,
-            message: err.to_string(),
+            message: message.clone(),
         }
     };
     let facts = Facts {
@@ -251,8 +257,7 @@ async fn report_failure(set: &SecurityGroupSet, err: &Error, ctx: &Context) {
     } else {
         EventType::Normal
     };
-    ctx.event(set, type_, class.reason, "Reconcile", err.to_string())
-        .await;
+    ctx.event(set, type_, class.reason, "Reconcile", message).await;
 }
 
 fn now() -> String {

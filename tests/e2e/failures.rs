@@ -164,3 +164,31 @@ async fn a_failing_authorize_does_not_hold_back_the_sets_other_changes() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_peer_aws_does_not_have_stalls_naming_the_field_and_a_fix_converges() {
+    let f = Fixture::new("peer-missing").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    let with_peer = |peer: serde_json::Value| json!({"tiers": [{"name": "app", "ingress": [{"protocol": "tcp", "ports": 8080, "from": [{"cidr": "10.0.0.0/8"}, peer]}]}]});
+    f.apply(&f.set(
+        "missing",
+        with_peer(json!({"securityGroupId": "sg-0123456789abcdef0"})),
+    ))
+    .await;
+    let stalled = f
+        .wait_for("missing", "Stalled", |s| {
+            condition(s, "Stalled").is_some_and(|c| c.0 == "True")
+        })
+        .await;
+    let (_, reason, message) = condition(&stalled, "Stalled").unwrap();
+    assert_eq!(reason, "PeerNotFound");
+    assert!(
+        message.starts_with("spec.tiers[0].ingress[0].from[1].securityGroupId: ")
+            && message.contains("InvalidGroup.NotFound")
+            && !message.contains("ErrorMetadata"),
+        "names the field, AWS's code and message, no Debug dump: {message}"
+    );
+    f.apply(&f.set("missing", with_peer(json!({"cidr": "10.9.0.0/16"}))))
+        .await;
+    f.wait_ready("missing").await;
+}
