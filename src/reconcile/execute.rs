@@ -153,45 +153,21 @@ async fn execute<A: AwsApi>(
             direction,
             rules,
             ..
-        } => {
-            rule_call(
-                aws,
-                RuleCall::Authorize,
-                &id_of(group, ids),
-                *direction,
-                &resolved(rules, ids),
-            )
-            .await?
         }
-        Action::Revoke {
+        | Action::Revoke {
+            group,
+            direction,
+            rules,
+            ..
+        }
+        | Action::UpdateDescriptions {
             group,
             direction,
             rules,
             ..
         } => {
-            rule_call(
-                aws,
-                RuleCall::Revoke,
-                &id_of(group, ids),
-                *direction,
-                &resolved(rules, ids),
-            )
-            .await?
-        }
-        Action::UpdateDescriptions {
-            group,
-            direction,
-            rules,
-            ..
-        } => {
-            rule_call(
-                aws,
-                RuleCall::Describe,
-                &id_of(group, ids),
-                *direction,
-                &resolved(rules, ids),
-            )
-            .await?
+            let call = RuleCall::of(action);
+            rule_call(aws, call, &id_of(group, ids), *direction, &resolved(rules, ids)).await?
         }
         Action::CreateParameter {
             name, group, tags, ..
@@ -237,6 +213,14 @@ enum RuleCall {
 }
 
 impl RuleCall {
+    fn of(action: &Action) -> Self {
+        match action {
+            Action::Authorize { .. } => RuleCall::Authorize,
+            Action::Revoke { .. } => RuleCall::Revoke,
+            _ => RuleCall::Describe,
+        }
+    }
+
     /// The error that means "part of this was already done".
     fn already_done(self) -> Option<&'static str> {
         match self {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair};
+use aws_sdk_ec2::types::{IpPermission, UserIdGroupPair};
 use serde_json::json;
 
 use crate::support::aws::attach_interface;
@@ -79,28 +79,8 @@ async fn deleting_a_set_in_use_revokes_nothing_and_names_every_user() {
     let app = group_id(&ready, "app");
     let eni = attach_interface(&f.ec2, &f.vpc_id, "10.0.2.0/24", &app).await;
     // Another team's group (another set) sends to the app tier.
-    let client = f
-        .ec2
-        .create_security_group()
-        .vpc_id(&f.vpc_id)
-        .group_name("client")
-        .description("another team")
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .tags(
-                    Tag::builder()
-                        .key("sgprovisioner.io/owner")
-                        .value("other/consumer")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .group_id
-        .unwrap();
+    let owner = [("sgprovisioner.io/owner", "other/consumer")];
+    let client = crate::support::aws::hand_made_group(&f.ec2, &f.vpc_id, "client", &owner).await;
     let to_app = IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(5432)

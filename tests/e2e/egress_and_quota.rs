@@ -10,18 +10,7 @@ use crate::support::sg::{r, rules};
 #[tokio::test]
 async fn a_dual_stack_vpcs_groups_end_with_exactly_the_declared_egress() {
     let f = Fixture::new("dualstack").await;
-    let vpc = f
-        .ec2
-        .create_vpc()
-        .cidr_block("10.20.0.0/16")
-        .amazon_provided_ipv6_cidr_block(true)
-        .send()
-        .await
-        .unwrap()
-        .vpc
-        .unwrap()
-        .vpc_id
-        .unwrap();
+    let vpc = crate::support::aws::new_vpc(&f.ec2, "10.20.0.0/16", true).await;
     let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
     let mut set = f.set(
         "dual",

@@ -3,30 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use aws_sdk_ssm::types::ParameterType;
 
 use crate::support::controller::Controller;
 use crate::support::fixture::{Fixture, condition};
 use crate::support::sg::{solo_spec, tags};
 
-/// A group named `name` in the fixture's VPC with `tags`, made by hand; its id.
 async fn hand_made_group(f: &Fixture, name: &str, tags: &[(&str, &str)]) -> String {
-    let mut spec = TagSpecification::builder().resource_type(ResourceType::SecurityGroup);
-    for (k, v) in tags {
-        spec = spec.tags(Tag::builder().key(*k).value(*v).build());
-    }
-    f.ec2
-        .create_security_group()
-        .vpc_id(&f.vpc_id)
-        .group_name(name)
-        .description("made by hand")
-        .set_tag_specifications((!tags.is_empty()).then(|| vec![spec.build()]))
-        .send()
-        .await
-        .unwrap()
-        .group_id
-        .unwrap()
+    crate::support::aws::hand_made_group(&f.ec2, &f.vpc_id, name, tags).await
 }
 
 /// Applies `name` (the solo spec, with `annotations`) and waits for `Stalled` with `reason`;

@@ -190,17 +190,7 @@ async fn the_plan_lists_exactly_the_writes_the_controller_makes() {
 /// A new tier whose group was made by hand and is adopted through the annotation.
 async fn adoption(case: &Case, set: &mut SecurityGroupSet) {
     let f = &case.f;
-    let cache = f
-        .ec2
-        .create_security_group()
-        .vpc_id(&f.vpc_id)
-        .group_name("pw-cache")
-        .description("made by hand")
-        .send()
-        .await
-        .unwrap()
-        .group_id
-        .unwrap();
+    let cache = crate::support::aws::hand_made_group(&f.ec2, &f.vpc_id, "pw-cache", &[]).await;
     let tier =
         json!({"name": "cache", "ingress": [{"protocol": "tcp", "ports": 6379, "from": [{"tier": "app"}]}]});
     set.spec.tiers.push(serde_json::from_value(tier).unwrap());

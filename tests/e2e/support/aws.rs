@@ -83,8 +83,14 @@ where
 
 /// A new VPC's id.
 pub async fn create_vpc(ec2: &aws_sdk_ec2::Client, cidr: &str) -> String {
+    new_vpc(ec2, cidr, false).await
+}
+
+/// A new VPC's id; `dual_stack`: with an Amazon-provided IPv6 block too.
+pub async fn new_vpc(ec2: &aws_sdk_ec2::Client, cidr: &str, dual_stack: bool) -> String {
     ec2.create_vpc()
         .cidr_block(cidr)
+        .amazon_provided_ipv6_cidr_block(dual_stack)
         .send()
         .await
         .unwrap()
@@ -128,4 +134,28 @@ pub fn tcp_from_world(port: i32) -> aws_sdk_ec2::types::IpPermission {
                 .build(),
         )
         .build()
+}
+
+/// A group named `name` in `vpc_id` with `tags`, made by hand (not by the controller); its id.
+pub async fn hand_made_group(
+    ec2: &aws_sdk_ec2::Client,
+    vpc_id: &str,
+    name: &str,
+    tags: &[(&str, &str)],
+) -> String {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+    let mut spec = TagSpecification::builder().resource_type(ResourceType::SecurityGroup);
+    for (k, v) in tags {
+        spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    ec2.create_security_group()
+        .vpc_id(vpc_id)
+        .group_name(name)
+        .description("made by hand")
+        .set_tag_specifications((!tags.is_empty()).then(|| vec![spec.build()]))
+        .send()
+        .await
+        .unwrap()
+        .group_id
+        .unwrap()
 }
