@@ -1,8 +1,7 @@
 """pytest fixtures for the emulator's tests (helpers in emu_harness.py).
 
 One emulator process serves each test module (started on a free port, stopped with
-SIGTERM at teardown); every test starts from POST /_emulator/reset.  A module that
-defines fixtures of the same names (test_fidelity.py) uses its own.
+SIGTERM at teardown); every test starts from POST /_emulator/reset.
 """
 
 from __future__ import annotations
@@ -47,7 +46,12 @@ def ssm(emu: Emu):
 
 
 @pytest.fixture
-def vpc(ec2) -> dict[str, str]:
-    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+def vpc_id(ec2) -> str:
+    """A VPC (10.0.0.0/16) by its id alone, no subnet."""
+    return ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+
+
+@pytest.fixture
+def vpc(ec2, vpc_id: str) -> dict[str, str]:
     subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     return {"vpc": vpc_id, "subnet": subnet_id}

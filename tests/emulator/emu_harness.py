@@ -61,11 +61,11 @@ class Emu:
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())
 
-    def counts(self) -> dict[str, Any]:
-        return self.control("GET", "counts")[1]
+    def counts(self, access_key: str | None = None) -> dict[str, Any]:
+        return self.control("GET", "counts", access_key=access_key)[1]
 
-    def configure(self, doc: dict[str, Any]) -> dict[str, Any]:
-        status, cfg = self.control("POST", "config", doc)
+    def configure(self, doc: dict[str, Any], access_key: str | None = None) -> dict[str, Any]:
+        status, cfg = self.control("POST", "config", doc, access_key)
         assert status == 200, cfg
         return cfg
 
@@ -78,6 +78,9 @@ class Emu:
             aws_secret_access_key="testing",
             config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, **cfg),
         )
+
+    def ec2(self, access_key: str = "testing"):
+        return self.client("ec2", access_key)
 
 
 def start_emulator(env_extra: dict[str, str] | None = None) -> Emu:
@@ -141,8 +144,26 @@ def raw_ec2(emu: Emu, params: dict[str, str]) -> tuple[int, str]:
         return e.code, e.read().decode()
 
 
-def make_sg(ec2, vpc: dict[str, str], name: str, **kw: Any) -> str:
-    return ec2.create_security_group(GroupName=name, Description=f"{name} group", VpcId=vpc["vpc"], **kw)["GroupId"]
+def make_sg(ec2, vpc: dict[str, str] | str, name: str, **kw: Any) -> str:
+    """`vpc`: the `vpc` fixture's dict, or a VPC id (the `vpc_id` fixture, or a VPC the test made)."""
+    vpc_id = vpc if isinstance(vpc, str) else vpc["vpc"]
+    return ec2.create_security_group(GroupName=name, Description=f"{name} group", VpcId=vpc_id, **kw)["GroupId"]
+
+
+def rules_of(ec2, sg: str, egress: bool) -> dict[tuple, dict]:
+    """(protocol, from, to, peer) -> DescribeSecurityGroupRules entry, one direction."""
+    found = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [sg]}])["SecurityGroupRules"]
+    out = {}
+    for r in found:
+        if r["IsEgress"] == egress:
+            peer = r.get("CidrIpv4") or r.get("CidrIpv6") or r.get("PrefixListId") or r["ReferencedGroupInfo"]["GroupId"]
+            out[(r["IpProtocol"], r["FromPort"], r["ToPort"], peer)] = r
+    return out
+
+
+def cidr_perm(cidr: str, port: int = 443, protocol: str = "tcp") -> dict[str, Any]:
+    key, item = ("Ipv6Ranges", "CidrIpv6") if ":" in cidr else ("IpRanges", "CidrIp")
+    return {"IpProtocol": protocol, "FromPort": port, "ToPort": port, key: [{item: cidr}]}
 
 
 OWNER = "sgprovisioner.io/owner"
