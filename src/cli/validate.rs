@@ -18,6 +18,7 @@ use super::{LimitArgs, Output};
 use crate::api::{Peer, SecurityGroupSetSpec};
 use crate::model::{self, Limits, rule_match};
 
+mod messages;
 pub mod metadata;
 pub mod schema;
 

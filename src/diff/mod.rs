@@ -563,7 +563,12 @@ fn parameter_actions(
         Some(tags) => tags,
     };
     let (add, remove) = tag_changes(&group.tags, tags);
-    if (!value_ok || !add.is_empty() || !remove.is_empty()) && !desired.ownership.owns(tags) {
+    // A parameter nobody tagged is taken over only with the tier's adoption annotation, like
+    // its group: the annotation says the user means it.
+    let unclaimed = !tags.contains_key(OWNER_TAG) && !tags.contains_key(CLUSTER_TAG);
+    let adopted = unclaimed && desired.adopt.contains_key(&tier);
+    let ours = desired.ownership.owns(tags) || adopted;
+    if (!value_ok || !add.is_empty() || !remove.is_empty()) && !ours {
         plan.refusals.push(Refusal::ForeignParameter {
             name,
             owner: owner_of(tags),

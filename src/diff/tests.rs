@@ -459,3 +459,26 @@ fn in_a_dual_stack_vpc_both_default_egress_rules_go_at_once() {
         &plan.actions[..2]
     );
 }
+
+#[test]
+fn an_untagged_parameter_is_taken_over_only_with_the_tiers_adoption_annotation() {
+    let mut observed = converged();
+    set_value(&mut observed, "db", "sg-old");
+    observed
+        .parameters
+        .get_mut(&model::parameter_name("gb", "db"))
+        .unwrap()
+        .tags = Some(BTreeMap::new());
+    let plan = diff(&desired(), &observed, &inputs());
+    assert!(
+        matches!(&plan.refusals[..], [Refusal::ForeignParameter { .. }]),
+        "{:#?}",
+        plan.refusals
+    );
+    let mut d = desired();
+    d.adopt.insert("db".into(), "sg-db".into());
+    let plan = diff(&d, &observed, &inputs());
+    assert!(plan.refusals.is_empty(), "{:#?}", plan.refusals);
+    let kinds: Vec<&str> = plan.actions.iter().map(Action::kind).collect();
+    assert_eq!(kinds, ["overwrite-parameter", "tag-parameter"]);
+}

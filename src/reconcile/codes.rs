@@ -4,9 +4,32 @@
 
 use std::time::Duration;
 
-use super::error::{Classified, Health, Retry};
 use crate::api::{Peer, SecurityGroupSetSpec, Tier};
 use crate::model::Direction;
+
+/// What the controller does after an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Exponential backoff with jitter (throttling, 5xx, conflicts).
+    Backoff,
+    /// A fixed, slow retry: something outside the spec must change (a VPC, a foreign group).
+    Slowly(Duration),
+    /// Nothing to retry until the spec changes.
+    UntilSpecChanges,
+}
+
+/// The kstatus condition an error sets: `Stalled` needs a human, `Reconciling` will heal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    Stalled,
+    Reconciling,
+}
+
+pub struct Classified {
+    pub reason: &'static str,
+    pub health: Health,
+    pub retry: Retry,
+}
 
 /// The part of the spec an error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

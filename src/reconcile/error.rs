@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::codes;
+pub use super::codes::{Classified, Health, Retry};
 use crate::api::SecurityGroupSetSpec;
 use crate::aws::AwsError;
 use crate::diff::Refusal;
@@ -99,30 +100,6 @@ impl From<kube::Error> for Error {
     fn from(e: kube::Error) -> Self {
         Error::Kube(e)
     }
-}
-
-/// What the controller does after an error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Retry {
-    /// Exponential backoff with jitter (throttling, 5xx, conflicts).
-    Backoff,
-    /// A fixed, slow retry: something outside the spec must change (a VPC, a foreign group).
-    Slowly(Duration),
-    /// Nothing to retry until the spec changes.
-    UntilSpecChanges,
-}
-
-/// The kstatus condition an error sets: `Stalled` needs a human, `Reconciling` will heal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Health {
-    Stalled,
-    Reconciling,
-}
-
-pub struct Classified {
-    pub reason: &'static str,
-    pub health: Health,
-    pub retry: Retry,
 }
 
 impl Error {

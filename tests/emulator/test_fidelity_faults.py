@@ -1,9 +1,10 @@
 """The drop_after_commit fault (the write is made, its answer is lost) and the fault
 config's `every` and default kinds.
 
-AWS behaviour the emulator adds or corrects over moto (see also test_fidelity_vpc.py and test_fidelity_rules.py).
-Fixtures from conftest.py, helpers from emu_harness.py.  The section names the AWS
-documentation it follows (also cited in README.md, "What it adds over moto").
+AWS behaviour the emulator adds or corrects over moto (the other areas: test_fidelity_vpc.py,
+test_fidelity_rules.py).  Fixtures from conftest.py, helpers from emu_harness.py.
+The section names the AWS documentation it follows (also cited in
+README.md, "What it adds over moto").
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ CONNECTION_ERRORS = (botocore.exceptions.ConnectionClosedError, botocore.excepti
 
 
 # ---------------------------------------------------------------------------
-# 3. drop_after_commit: the write is made, its answer is lost
+# 1. drop_after_commit: the write is made, its answer is lost
 #    (EC2 API Reference, "Ensuring idempotency": a client that gets no answer
 #    cannot tell whether the request was carried out, and retries)
 # ---------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Security group rules: IpProtocol numbers without ports, the rules-per-security-group
 quota, and the rule-reference filters of DescribeSecurityGroups.
 
-AWS behaviour the emulator adds or corrects over moto (see also test_fidelity_vpc.py and test_fidelity_faults.py).
-Fixtures from conftest.py, helpers from emu_harness.py.  Each section names the AWS
-documentation it follows (also cited in README.md, "What it adds over moto").
+AWS behaviour the emulator adds or corrects over moto (the other areas: test_fidelity_vpc.py,
+test_fidelity_faults.py).  Fixtures from conftest.py, helpers from emu_harness.py.
+Each section names the AWS documentation it follows (also cited in
+README.md, "What it adds over moto").
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from emu_harness import Emu, cidr_perm, error_of, make_sg, rules_of
 
 
 # ---------------------------------------------------------------------------
-# 2. IpProtocol numbers without ports
+# 1. IpProtocol numbers without ports
 #    (EC2 API Reference, IpPermission: "specifying -1 or a protocol number other than
 #    tcp, udp, icmp, or icmpv6 allows traffic on all ports, regardless of any port
 #    range you specify. For tcp, udp, and icmp, you must specify a port range. For
@@ -104,8 +105,9 @@ def test_modify_rule_to_a_protocol_number(ec2, vpc_id) -> None:
     }])
     assert set(rules_of(ec2, sg, egress=False)) == {("50", -1, -1, "10.0.0.0/8")}
 
+
 # ---------------------------------------------------------------------------
-# 4. the rules quota
+# 2. the rules quota
 #    (VPC User Guide, "Amazon VPC quotas": inbound or outbound rules per security
 #    group, 60, "enforced separately for inbound and outbound rules" and
 #    "separately for IPv4 rules and IPv6 rules"; "Security group rules", "Security
@@ -198,7 +200,7 @@ def test_quota_config_per_key_validation_and_reset(emu: Emu, vpc_id) -> None:
 
 
 # ---------------------------------------------------------------------------
-# 5. DescribeSecurityGroups filters on what rules reference
+# 3. DescribeSecurityGroups filters on what rules reference
 #    (EC2 API Reference, DescribeSecurityGroups, Filter.N: ip-permission.group-id /
 #    egress.ip-permission.group-id "The ID of a security group that has been
 #    referenced in an inbound / outbound security group rule"; likewise

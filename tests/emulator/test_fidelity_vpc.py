@@ -1,8 +1,9 @@
 """Dual-stack VPCs: the ::/0 default egress rule of a security group.
 
-AWS behaviour the emulator adds or corrects over moto (see also test_fidelity_rules.py and test_fidelity_faults.py).
-Fixtures from conftest.py, helpers from emu_harness.py.  The section names the AWS
-documentation it follows (also cited in README.md, "What it adds over moto").
+AWS behaviour the emulator adds or corrects over moto (the other areas: test_fidelity_rules.py,
+test_fidelity_faults.py).  Fixtures from conftest.py, helpers from emu_harness.py.
+The section names the AWS documentation it follows (also cited in
+README.md, "What it adds over moto").
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import botocore.exceptions
 import pytest
 
-from emu_harness import error_of, make_sg, rules_of, cidr_perm
+from emu_harness import cidr_perm, error_of, make_sg, rules_of
 
 ALL_V4 = ("-1", -1, -1, "0.0.0.0/0")
 ALL_V6 = ("-1", -1, -1, "::/0")

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::schema::{type_error, unknown_field};
+use super::messages::{type_error, unknown_field};
 use crate::model::validate::{is_dns_label, is_dns_subdomain};
 
 /// `ObjectMeta` fields a manifest may carry.

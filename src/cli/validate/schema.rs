@@ -13,6 +13,7 @@ use jsonschema::{Draft, Keyword, ValidationError, Validator};
 use kube::core::CustomResourceExt;
 use serde_json::{Map, Value, json};
 
+use super::messages::{type_error, unknown_field};
 use crate::api::SecurityGroupSet;
 use crate::limits::ONE_PEER_KEY_MESSAGE;
 
@@ -367,26 +368,6 @@ fn item_label(schema: &Value, items: &[Value], i: usize) -> String {
         return format!("[{key}={name}]");
     }
     format!("[{i}]")
-}
-
-pub(super) fn unknown_field() -> String {
-    "unknown field: not in the SecurityGroupSet schema (check the spelling)".into()
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-pub(super) fn type_error(v: &Value, want: &str) -> String {
-    format!("Invalid value: {:?}: must be of type {want}", json_type(v))
 }
 
 fn child(path: &str, key: &str) -> String {
