@@ -1,4 +1,5 @@
-//! The stage driver against the in-memory account: the plan lists exactly the writes made.
+//! The stage driver against the in-memory account: the plan lists exactly the writes made;
+//! `refusals`: what the pre-flight refuses, with nothing written.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,7 +22,7 @@ const VPC_PARAM: &str = "/vpc/globalbank-prod-c001-us-west-2-vpc/VPCId";
 
 fn seed() -> SecurityGroupSet {
     let mut set: SecurityGroupSet = serde_saphyr::from_str(include_str!(
-        "../../examples/globalbank-prod-c001-us-west-2-sg.yaml"
+        "../../../examples/globalbank-prod-c001-us-west-2-sg.yaml"
     ))
     .unwrap();
     set.metadata.namespace = Some("platform".into());
@@ -79,6 +80,8 @@ async fn plan_then_apply(aws: &FakeAws, set: &SecurityGroupSet, known: &Known) -
     aws.clear_calls();
     planned
 }
+
+mod refusals;
 
 #[tokio::test]
 async fn create_then_resync_writes_the_plan_then_nothing() {
@@ -174,24 +177,6 @@ async fn adoption_tags_the_named_group_then_manages_it() {
 }
 
 #[tokio::test]
-async fn a_foreign_parameter_refuses_the_plan_before_any_write() {
-    let aws = account();
-    let set = seed();
-    let name = model::parameter_name(&set.metadata.name.clone().unwrap(), "app");
-    let tags = BTreeMap::from([(OWNER_TAG.to_string(), "other/set".to_string())]);
-    let foreign = FakeParameter {
-        value: "sg-0000ffff".into(),
-        tags,
-    };
-    aws.state.lock().unwrap().parameters.insert(name.clone(), foreign);
-    let err = run(&aws, &set, &changed(), Mode::Execute).await.unwrap_err();
-    assert!(
-        matches!(&err, Error::Refused(r) if matches!(&r[0], Refusal::ForeignParameter { name: n, .. } if *n == name))
-    );
-    assert_eq!(aws.writes(), Vec::<&str>::new(), "nothing written");
-}
-
-#[tokio::test]
 async fn observe_only_plans_and_writes_nothing() {
     let aws = account();
     let mut set = seed();
@@ -249,76 +234,12 @@ async fn teardown_writes_its_plan_and_keeps_parameters_while_a_group_is_in_use()
     );
 }
 
-#[tokio::test]
-async fn a_group_of_another_cluster_is_not_adopted() {
-    let aws = account();
-    let mut set = seed();
-    let tags = BTreeMap::from([(CLUSTER_TAG.to_string(), "other".to_string())]);
-    aws.add_group(ObservedGroup {
-        id: "sg-0000abcd".into(),
-        name: format!("{}-db", set.metadata.name.clone().unwrap()),
-        vpc_id: "vpc-00000001".into(),
-        tags,
-        ..Default::default()
-    });
-    set.metadata.annotations.get_or_insert_default().insert(
-        format!("{}db", crate::api::ADOPT_ANNOTATION),
-        "sg-0000abcd".into(),
-    );
-    let err = run(&aws, &set, &changed(), Mode::Execute).await.unwrap_err();
-    assert!(err.to_string().contains("cluster other"), "{err}");
-    assert_eq!(aws.writes(), Vec::<&str>::new());
-    assert!(existing_ids(&BTreeMap::new()).is_empty());
-}
-
 #[test]
 fn event_notes_are_cut_at_a_character_boundary() {
     let note = format!("{}é and more", "x".repeat(999));
     let cut = super::truncate_utf8(&note, 1000);
     assert_eq!(cut.len(), 999, "the 2-byte é would end at byte 1001");
     assert_eq!(super::truncate_utf8("short", 1000), "short");
-}
-
-#[tokio::test]
-async fn a_namespace_not_allowed_to_adopt_is_refused_before_any_write() {
-    let aws = account();
-    let mut set = seed();
-    aws.add_group(ObservedGroup {
-        id: "sg-0000abcd".into(),
-        name: format!("{}-db", set.metadata.name.clone().unwrap()),
-        vpc_id: "vpc-00000001".into(),
-        ..Default::default()
-    });
-    set.metadata.annotations.get_or_insert_default().insert(
-        format!("{}db", crate::api::ADOPT_ANNOTATION),
-        "sg-0000abcd".into(),
-    );
-    let settings = super::Settings {
-        cluster_name: "default".into(),
-        resync: std::time::Duration::from_secs(300),
-        limits: Limits::default(),
-        namespaces: vec![],
-        adoption_namespaces: vec!["platform-admin".into()],
-        instance: "test".into(),
-    };
-    let known = Known {
-        adoption: settings.adoption("platform"),
-        ..changed()
-    };
-    let err = run(&aws, &set, &known, Mode::Execute).await.unwrap_err();
-    assert!(
-        err.to_string().contains("namespace platform may not adopt"),
-        "{err}"
-    );
-    assert_eq!(aws.writes(), Vec::<&str>::new());
-    assert_eq!(
-        super::Settings {
-            adoption_namespaces: vec!["*".into()],
-            ..settings
-        }
-        .adoption("x"),
-        crate::diff::Adoption::Allowed
-    );
 }
 
 #[tokio::test]
@@ -337,41 +258,6 @@ async fn a_dual_stack_vpc_ends_with_exactly_the_declared_egress() {
         "the db tier declares no egress: {:?}",
         db.egress
     );
-}
-
-#[tokio::test]
-async fn a_name_taken_by_a_foreign_group_or_a_moved_vpc_refuses_before_any_write() {
-    let aws = account();
-    let set = seed();
-    aws.add_group(ObservedGroup {
-        id: "sg-0000f00d".into(),
-        name: format!("{}-app", set.metadata.name.clone().unwrap()),
-        vpc_id: "vpc-00000001".into(),
-        ..Default::default()
-    });
-    let err = run(&aws, &set, &changed(), Mode::Execute).await.unwrap_err();
-    assert!(
-        matches!(&err, Error::Refused(r) if matches!(&r[0], Refusal::ForeignGroup { id, .. } if id == "sg-0000f00d")),
-        "{err}"
-    );
-    assert_eq!(err.classify().reason, "GroupNotOwned");
-    assert_eq!(
-        aws.writes(),
-        Vec::<&str>::new(),
-        "web and db were not created either"
-    );
-
-    let mut moved = seed();
-    moved.spec.vpc = crate::api::VpcRef {
-        id: Some("vpc-00000002".into()),
-        parameter_path: None,
-    };
-    let known = Known {
-        vpc_id: Some("vpc-00000001".into()),
-        ..changed()
-    };
-    let err = run(&aws, &moved, &known, Mode::Execute).await.unwrap_err();
-    assert!(matches!(err, Error::VpcChanged { .. }), "{err}");
 }
 
 #[tokio::test]
