@@ -66,13 +66,6 @@ pub struct LimitArgs {
 }
 
 impl LimitArgs {
-    pub fn quota(&self) -> crate::diff::Quota {
-        crate::diff::Quota {
-            ingress: self.max_ingress_rules,
-            egress: self.max_egress_rules,
-        }
-    }
-
     pub fn limits(&self) -> Limits {
         Limits {
             max_ingress_rules: self.max_ingress_rules,

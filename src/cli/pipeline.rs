@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::{LimitArgs, Output};
 use crate::api::SecurityGroupSet;
 use crate::aws::{Aws, AwsApi};
-use crate::diff::Plan;
+use crate::diff::{Plan, Quota};
 use crate::metrics::Metrics;
 use crate::model::{self, SetIdentity};
 use crate::reconcile::{Error, Known, Mode, References, SetRefKey, Teardown, driver};
@@ -93,7 +93,9 @@ impl<A: AwsApi> References for ParameterReferences<'_, A> {
     }
 }
 
-async fn aws_for(region: Option<&str>, metrics: &Metrics) -> Aws {
+/// The set's region's clients: the set's own region, else `--region`, else the SDK's.
+async fn aws_for(identity: &SetIdentity, args: &FileArgs, metrics: &Metrics) -> Aws {
+    let region = identity.region.as_deref().or(args.region.as_deref());
     Aws::new(&super::aws_config(region).await, metrics.clone())
 }
 
@@ -109,13 +111,13 @@ async fn converge(
         let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
         anyhow::anyhow!("{}: invalid spec:\n{}", identity.key(), lines.join("\n"))
     })?;
-    let aws = aws_for(identity.region.as_deref().or(args.region.as_deref()), metrics).await;
+    let aws = aws_for(&identity, args, metrics).await;
     // The person running the command holds the AWS credentials: no cluster admin to ask.
     let known = Known {
         vpc_id: None,
         spec_changed: true,
         adoption: Default::default(),
-        quota: args.limits.quota(),
+        quota: Quota::from(&args.limits.limits()),
     };
     let refs = ParameterReferences { aws: &aws };
     let done = driver::converge(&aws, &refs, &validated, &args.cluster_name, &known, mode)
@@ -136,7 +138,7 @@ async fn teardown(
     metrics: &Metrics,
 ) -> anyhow::Result<SetReport> {
     let identity = SetIdentity::of(set);
-    let aws = aws_for(identity.region.as_deref().or(args.region.as_deref()), metrics).await;
+    let aws = aws_for(&identity, args, metrics).await;
     let outcome = driver::teardown(&aws, &identity, &args.cluster_name, mode)
         .await
         .with_context(|| identity.key())?;
@@ -162,6 +164,9 @@ struct SetReport {
     vpc_id: Option<String>,
     changes: Vec<ChangeReport>,
     waiting_for: Vec<String>,
+    /// Group deletions held back, and what still uses each group.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    blocked: Vec<String>,
     /// Why the set's changes are not (or never) applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<String>,
@@ -199,6 +204,7 @@ impl SetReport {
                 .iter()
                 .map(|u| format!("{}/{} tier {}", u.namespace, u.name, u.tier))
                 .collect(),
+            blocked: plan.blocked.clone(),
             note: None,
             executed,
         }
@@ -231,6 +237,9 @@ fn print_reports(reports: &[SetReport], output: Output) {
         }
         for w in &r.waiting_for {
             println!("  ! waiting for {w}: its rules are left out until it publishes its group id");
+        }
+        for b in &r.blocked {
+            println!("  ! held back: {b}");
         }
         if let Some(note) = &r.note {
             println!("  ! {note}");

@@ -150,6 +150,15 @@ impl Default for Quota {
     }
 }
 
+impl From<&crate::model::Limits> for Quota {
+    fn from(limits: &crate::model::Limits) -> Self {
+        Quota {
+            ingress: limits.max_ingress_rules,
+            egress: limits.max_egress_rules,
+        }
+    }
+}
+
 impl Quota {
     pub fn of(&self, direction: Direction) -> usize {
         match direction {

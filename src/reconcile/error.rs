@@ -35,17 +35,6 @@ pub enum Error {
         crate::limits::IMMUTABLE_HOWTO
     )]
     VpcChanged { was: String, now: String },
-    #[error(
-        "tier {tier}: security group {id} is named {name} but is not owned by this set ({owner}); \
-         delete or rename it, or adopt it with the annotation {annotation}={id}"
-    )]
-    ForeignGroup {
-        tier: String,
-        name: String,
-        id: String,
-        owner: String,
-        annotation: String,
-    },
     /// The pre-flight refused the plan: nothing was written.
     #[error("{}", join(.0))]
     Refused(Vec<Refusal>),
@@ -123,7 +112,6 @@ impl Error {
             Error::VpcParameterMissing(_) => c("VpcParameterNotFound", Health::Stalled, slowly),
             Error::VpcMissing(_) => c("VpcNotFound", Health::Stalled, slowly),
             Error::VpcChanged { .. } => c("InvalidSpec", Health::Stalled, Retry::UntilSpecChanges),
-            Error::ForeignGroup { .. } => c("GroupNotOwned", Health::Stalled, slowly),
             Error::Refused(refusals) => match refusals.first() {
                 Some(Refusal::AdoptionRefused { .. }) => c("AdoptionRefused", Health::Stalled, slowly),
                 Some(Refusal::ForeignGroup { .. }) => c("GroupNotOwned", Health::Stalled, slowly),

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use super::Error;
 use crate::aws::{AwsApi, AwsError};
-use crate::diff::{Action, ConcretePeer, GroupRef, Plan, Rule, owner_of};
+use crate::diff::{Action, ConcretePeer, GroupRef, Plan, Refusal, Rule, owner_of};
 use crate::model::{Direction, Ownership};
 
 /// Every action of the plan, in order; returns each tier's group id. A failed action stops
@@ -286,13 +286,13 @@ async fn create_group<A: AwsApi>(
                     found.id
                 )));
             }
-            Err(Error::ForeignGroup {
+            // The pre-flight's own refusal, found late (the group appeared after the check).
+            Err(Error::Refused(vec![Refusal::ForeignGroup {
                 tier: tier.into(),
                 name: name.into(),
                 id: found.id,
                 owner: owner_of(&found.tags),
-                annotation: format!("{}{tier}", crate::api::ADOPT_ANNOTATION),
-            })
+            }]))
         }
         Err(e) if e.is("InvalidVpcID.NotFound") => Err(Error::VpcMissing(vpc_id.into())),
         Err(e) => Err(e.into()),

@@ -50,13 +50,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn quota(&self) -> Quota {
-        Quota {
-            ingress: self.limits.max_ingress_rules,
-            egress: self.limits.max_egress_rules,
-        }
-    }
-
     /// Whether sets in `namespace` may adopt groups.
     pub fn adoption(&self, namespace: &str) -> Adoption {
         let allowed = &self.adoption_namespaces;
@@ -331,7 +324,7 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
         vpc_id: status.and_then(|s| s.vpc_id.clone()),
         spec_changed: status.and_then(|s| s.observed_generation) != set.meta().generation,
         adoption: ctx.settings.adoption(&validated.identity.namespace),
-        quota: ctx.settings.quota(),
+        quota: Quota::from(&ctx.settings.limits),
     };
     let refs = ClusterReferences { client: &ctx.client };
     let done = driver::converge(
@@ -409,17 +402,16 @@ pub fn existing_ids(groups: &BTreeMap<String, GroupRef>) -> BTreeMap<String, Str
 
 async fn cleanup(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
     // Said before any AWS call: a set being deleted is not Ready, however long teardown takes.
-    let deleting = Outcome::Deleting {
-        reason: "Deleting",
-        message: "deleting: its groups and parameters go first, then the finalizer".into(),
-    };
-    let facts = Facts {
-        generation: set.meta().generation,
-        vpc_id: None,
-        tiers: None,
-        now: now(),
-    };
-    write_status(set, ctx, next_status(set.status.as_ref(), facts, deleting)).await?;
+    // Once status says so (Deleting, or what blocks it), a retry does not rewrite it: each
+    // status write is a watch event, and a new reconcile.
+    let ready = set
+        .status
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .find(|c| c.type_ == "Ready");
+    if ready.is_none_or(|c| c.status != "False") {
+        write_deleting(set, ctx).await?;
+    }
     let identity = SetIdentity::of(set);
     let aws = ctx.aws(identity.region.as_deref());
     let note = match driver::teardown(&aws, &identity, &ctx.settings.cluster_name, Mode::Execute).await? {
@@ -436,6 +428,20 @@ async fn cleanup(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error>
     };
     ctx.event(set, EventType::Normal, note.0, "Delete", note.1).await;
     Ok(Action::await_change())
+}
+
+async fn write_deleting(set: &SecurityGroupSet, ctx: &Context) -> Result<(), Error> {
+    let deleting = Outcome::Deleting {
+        reason: "Deleting",
+        message: "deleting: its groups and parameters go first, then the finalizer".into(),
+    };
+    let facts = Facts {
+        generation: set.meta().generation,
+        vpc_id: None,
+        tiers: None,
+        now: now(),
+    };
+    write_status(set, ctx, next_status(set.status.as_ref(), facts, deleting)).await
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary.

@@ -42,10 +42,7 @@ async fn deletion_waits_for_network_interfaces_then_completes() {
         .send()
         .await
         .unwrap();
-    poll_async(Duration::from_secs(90), "the set to be gone", || async {
-        matches!(f.sets.get_opt("busy").await, Ok(None)).then_some(())
-    })
-    .await;
+    f.wait_gone("busy", Duration::from_secs(90)).await;
     assert_eq!(f.group_count("busy").await, 0);
     assert_eq!(f.parameter("/sg/busy/solo/SecurityGroupId").await, None);
 }
@@ -139,10 +136,7 @@ async fn deleting_a_set_in_use_revokes_nothing_and_names_every_user() {
         .send()
         .await
         .unwrap();
-    poll_async(Duration::from_secs(90), "the set to be gone", || async {
-        matches!(f.sets.get_opt("pair").await, Ok(None)).then_some(())
-    })
-    .await;
+    f.wait_gone("pair", Duration::from_secs(90)).await;
     assert_eq!(f.group_count("pair").await, 0);
 }
 

@@ -179,10 +179,7 @@ async fn the_plan_lists_exactly_the_writes_the_controller_makes() {
     assert_eq!(plan.get("DeleteSecurityGroup"), Some(&4), "{plan:?}");
     let made = case.writes_of(async {
         let _ = f.sets.delete("pw", &DeleteParams::default()).await;
-        poll_async(crate::support::fixture::TIMEOUT, "pw deleted", || async {
-            matches!(f.sets.get_opt("pw").await, Ok(None)).then_some(())
-        })
-        .await;
+        f.wait_gone("pw", crate::support::fixture::TIMEOUT).await;
     });
     assert_eq!(made.await, plan, "delete");
 }

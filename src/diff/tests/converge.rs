@@ -1,7 +1,7 @@
 //! The usual changes: create, drift, tags, parameters, removed tiers, duplicates, teardown.
 
 use super::*;
-use crate::model::{self, SymbolicPeer};
+use crate::model;
 
 #[test]
 fn empty_account_creates_everything_groups_first() {
@@ -195,15 +195,7 @@ fn group_in_another_vpc_is_replaced() {
 #[test]
 fn unresolved_set_ref_is_reported_and_left_out() {
     let mut d = desired();
-    d.groups[1].ingress.push(model::DesiredRule {
-        traffic: tcp(9000),
-        peer: SymbolicPeer::SetRef {
-            namespace: "platform".into(),
-            name: "shared".into(),
-            tier: "lb".into(),
-        },
-        description: None,
-    });
+    d.groups[1].ingress.push(from_shared_lb());
     let plan = diff(&d, &converged(), &inputs());
     assert_eq!(plan.actions, vec![]);
     assert_eq!(

@@ -104,3 +104,16 @@ pub(super) fn set_value(observed: &mut Observed, tier: &str, value: &str) {
         .unwrap();
     p.value = value.into();
 }
+
+/// A rule of app's ingress from `shared/lb`, another set's tier.
+pub(super) fn from_shared_lb() -> model::DesiredRule {
+    model::DesiredRule {
+        traffic: tcp(9000),
+        peer: model::SymbolicPeer::SetRef {
+            namespace: "platform".into(),
+            name: "shared".into(),
+            tier: "lb".into(),
+        },
+        description: None,
+    }
+}

@@ -2,22 +2,14 @@
 //! the rules quota, IPv6 default egress, parameters of others.
 
 use super::*;
-use crate::model::{self, SymbolicPeer};
+use crate::model;
 
 use crate::diff::Quota;
 
 #[test]
 fn an_unresolved_set_ref_keeps_the_rule_that_is_already_there() {
     let mut d = desired();
-    d.groups[1].ingress.push(model::DesiredRule {
-        traffic: tcp(9000),
-        peer: SymbolicPeer::SetRef {
-            namespace: "platform".into(),
-            name: "shared".into(),
-            tier: "lb".into(),
-        },
-        description: None,
-    });
+    d.groups[1].ingress.push(from_shared_lb());
     let mut observed = converged();
     observed.groups[1]
         .ingress

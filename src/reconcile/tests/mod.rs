@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::Error;
 use super::driver::{self, Known, Mode, References, SetRefKey, Teardown};
-use super::{Error, existing_ids};
 use crate::api::{ManagementPolicy, SecurityGroupSet};
 use crate::aws::fake::{FakeAws, FakeParameter};
 use crate::diff::{Action, ObservedGroup, Plan, Refusal};

@@ -103,7 +103,12 @@ impl Fixture {
 
     pub async fn delete_and_wait_gone(&self, name: &str) {
         let _ = self.sets.delete(name, &DeleteParams::default()).await;
-        poll_async(TIMEOUT, &format!("{name} to be deleted"), || async {
+        self.wait_gone(name, TIMEOUT).await;
+    }
+
+    /// Waits until the set no longer exists (its finalizer is done).
+    pub async fn wait_gone(&self, name: &str, timeout: Duration) {
+        poll_async(timeout, &format!("{name} to be deleted"), || async {
             matches!(self.sets.get_opt(name).await, Ok(None)).then_some(())
         })
         .await;
