@@ -23,6 +23,17 @@ pub const MAX_USER_TAGS: u32 = AWS_MAX_TAGS - CONTROLLER_TAG_COUNT;
 pub const MAX_TAG_KEY_CHARS: usize = 128;
 pub const MAX_TAG_VALUE_CHARS: usize = 256;
 
+/// AWS's characters for tag keys and values. Groups and parameters carry the same tags, so
+/// the stricter rule holds: SSM's (AWS General Reference, "Tagging your AWS resources": letters,
+/// numbers and spaces representable in UTF-8, and `_ . : / = + - @`; EC2 allows more).
+pub const TAG_CHARS: &str = r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$";
+pub const TAG_CHARS_MESSAGE: &str = "tag keys and values may use only letters, digits, spaces and _.:/=+-@ (as AWS allows for SSM parameter tags)";
+
+/// The owner tag's value is `{namespace}/{set name}` and AWS allows 256 characters; namespaces
+/// have up to 63, so a set name has up to 192 (the API server's rules cannot see the namespace).
+pub const MAX_NAMESPACE_CHARS: usize = 63;
+pub const MAX_SET_NAME_CHARS: usize = MAX_TAG_VALUE_CHARS - 1 - MAX_NAMESPACE_CHARS;
+
 /// Group and rule descriptions, and group names: AWS's maximum length.
 pub const MAX_DESCRIPTION_CHARS: usize = 255;
 pub const MAX_GROUP_NAME_CHARS: usize = 255;
@@ -68,6 +79,8 @@ pub const ONE_PEER_KEY_MESSAGE: &str =
     "a peer has exactly one of cidr, ipv6Cidr, prefixListId, tier, self, securityGroupId, setRef";
 pub const SSM_PATH_MESSAGE: &str =
     "is not an SSM parameter path (/a/b: letters, digits and _.-, at most 15 levels, not under /aws or /ssm)";
+pub const EMPTY_DESCRIPTION_MESSAGE: &str = "must not be empty: leave description out for none";
+pub const SET_NAME_LENGTH_MESSAGE: &str = "set names are at most 192 characters: the owner tag {namespace}/{name} must fit AWS's 256 (namespaces have up to 63)";
 pub const IMMUTABLE_HOWTO: &str = "to move a set, create a new set with the new value and delete this one \
      (deletionPolicy: Retain keeps AWS as it is)";
 
@@ -87,6 +100,12 @@ mod tests {
         }
         let class = &DESCRIPTION[r"^[a-zA-Z0-9".len()..DESCRIPTION.len() - "]*$".len()];
         assert_eq!(class.replace('\\', "").len(), DESCRIPTION_PUNCTUATION.len());
+    }
+
+    #[test]
+    fn the_set_name_bound_fits_the_owner_tag() {
+        assert_eq!(MAX_SET_NAME_CHARS, 192);
+        assert!(SET_NAME_LENGTH_MESSAGE.contains(&MAX_SET_NAME_CHARS.to_string()));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 -- Argo CD health check for sgprovisioner.io/SecurityGroupSet (kstatus conditions).
 --   being deleted                          -> Progressing
---   no status yet, or status older than
+--   no status yet, or conditions older than
 --   metadata.generation                    -> Progressing
 --   Stalled=True                           -> Degraded   (needs a human: invalid spec,
 --                                                         Forbidden, group not owned, ...)
@@ -57,13 +57,16 @@ if status == nil or status.conditions == nil or #status.conditions == 0 then
   return hs
 end
 
-if generation ~= nil and (status.observedGeneration == nil or status.observedGeneration < generation) then
+-- The conditions carry the generation the controller last looked at; status.observedGeneration
+-- the last one it fully applied (a Stalled generation is seen, not applied).
+local ready = condition(status, "Ready")
+local seen = ready and ready.observedGeneration or status.observedGeneration
+if generation ~= nil and (seen == nil or seen < generation) then
   hs.status = "Progressing"
   hs.message = "Waiting for the controller to observe generation " .. tostring(generation)
   return hs
 end
 
-local ready = condition(status, "Ready")
 local stalled = condition(status, "Stalled")
 local reconciling = condition(status, "Reconciling")
 

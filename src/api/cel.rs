@@ -15,9 +15,10 @@ use serde_json::{Value, json};
 
 use crate::limits::{
     AWS_MAX_TAGS, CONTROLLER_TAG_COUNT, CONTROLLER_TAG_PREFIX, DEFAULT_RULES_PER_GROUP, DESCRIPTION,
-    DESCRIPTION_MESSAGE, DNS_LABEL, DNS_LABEL_MESSAGE, IMMUTABLE_HOWTO, MANAGED_BY_TAG, MAX_GROUP_NAME_CHARS,
-    MAX_TAG_KEY_CHARS, MAX_USER_TAGS, NAME_TAG, ONE_PEER_KEY_MESSAGE, PORTS, PREFIX_LIST_ID, PROTOCOL_NUMBER,
-    REGION, RISKY_PORTS, SG_ID, SSM_PATH, SSM_PATH_MESSAGE, VPC_ID,
+    DESCRIPTION_MESSAGE, DNS_LABEL, DNS_LABEL_MESSAGE, EMPTY_DESCRIPTION_MESSAGE, IMMUTABLE_HOWTO,
+    MANAGED_BY_TAG, MAX_GROUP_NAME_CHARS, MAX_SET_NAME_CHARS, MAX_TAG_KEY_CHARS, MAX_USER_TAGS, NAME_TAG,
+    ONE_PEER_KEY_MESSAGE, PORTS, PREFIX_LIST_ID, PROTOCOL_NUMBER, REGION, RISKY_PORTS,
+    SET_NAME_LENGTH_MESSAGE, SG_ID, SSM_PATH, SSM_PATH_MESSAGE, TAG_CHARS, TAG_CHARS_MESSAGE, VPC_ID,
 };
 
 /// One rule with a fixed message.
@@ -256,11 +257,14 @@ pub fn peer_rules(schema: &mut Schema) {
 pub fn description_rules(schema: &mut Schema) {
     add(
         schema,
-        vec![rule(
-            format!("self.matches({})", lit(DESCRIPTION)),
-            DESCRIPTION_MESSAGE,
-            None,
-        )],
+        vec![
+            rule("size(self) > 0", EMPTY_DESCRIPTION_MESSAGE, None),
+            rule(
+                format!("self.matches({})", lit(DESCRIPTION)),
+                DESCRIPTION_MESSAGE,
+                None,
+            ),
+        ],
     );
 }
 
@@ -289,6 +293,10 @@ pub fn region_rules(schema: &mut Schema) {
 /// Tag maps (the set's and each tier's).
 pub fn tags_rules(schema: &mut Schema) {
     let aws = "k.lowerAscii().startsWith('aws:')";
+    let bad_chars = format!(
+        "!k.matches({chars}) || !self[k].matches({chars})",
+        chars = lit(TAG_CHARS)
+    );
     let reserved =
         format!("(k.startsWith('{CONTROLLER_TAG_PREFIX}') || k == '{MANAGED_BY_TAG}' || k == '{NAME_TAG}')");
     add(
@@ -304,6 +312,11 @@ pub fn tags_rules(schema: &mut Schema) {
                 format!(
                     "'tag keys starting with aws: are reserved by AWS: %s'.format([self.filter(k, {aws})])"
                 ),
+                None,
+            ),
+            rule_x(
+                format!("!self.exists(k, {bad_chars})"),
+                format!("'{TAG_CHARS_MESSAGE}: %s'.format([self.filter(k, {bad_chars})])"),
                 None,
             ),
             rule_x(
@@ -466,6 +479,13 @@ pub fn root_group_name_rule() -> kube::core::Rule {
             "'group names of tiers %s exceed AWS\\'s {MAX_GROUP_NAME_CHARS} characters (set name, -, tier name)'.format([self.spec.tiers.filter(t, {over}).map(t, t.name)])"
         )))
         .field_path(".spec.tiers")
+}
+
+/// On the whole object: the owner tag `{namespace}/{name}` fits AWS's 256 characters.
+pub fn root_set_name_length_rule() -> kube::core::Rule {
+    kube::core::Rule::new(format!("size(self.metadata.name) <= {MAX_SET_NAME_CHARS}")).message(
+        kube::core::Message::Message(format!("metadata.name: {SET_NAME_LENGTH_MESSAGE}")),
+    )
 }
 
 /// On the whole object: AWS refuses group names starting with `sg-`.

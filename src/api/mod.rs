@@ -37,7 +37,8 @@ pub const ADOPT_ANNOTATION: &str = "sgprovisioner.io/adopt-";
     printcolumn = r#"{"name":"Tiers","type":"string","jsonPath":".status.tiersReady"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     validation = cel::root_group_name_rule(),
-    validation = cel::root_sg_prefix_rule()
+    validation = cel::root_sg_prefix_rule(),
+    validation = cel::root_set_name_length_rule()
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = cel::spec_rules)]

@@ -122,6 +122,10 @@ pub struct RunArgs {
     pub log_format: LogFormat,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// At most this many sets reconcile at once (0: no limit). AWS calls are rate-limited
+    /// per account, so more in parallel only queues them; fewer let the first sets finish early.
+    #[arg(long, env = "SG_CONCURRENCY", default_value_t = 8)]
+    pub concurrency: u16,
     /// This process's name in Events (the pod name in a cluster).
     #[arg(long, env = "POD_NAME", default_value = "sg-provisioner")]
     pub instance: String,
@@ -217,6 +221,7 @@ async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
         namespaces: args.namespaces,
         adoption_namespaces: args.adoption_namespaces,
         instance: args.instance,
+        concurrency: args.concurrency,
     };
     tracing::info!(cluster = %settings.cluster_name, resync = ?settings.resync, namespaces = ?settings.namespaces, "starting");
     let ctx = Arc::new(Context::new(client, settings, metrics, aws_config));

@@ -19,8 +19,9 @@ use crate::api::{
 };
 use crate::limits::{
     AWS_MAX_TAGS, CONTROLLER_TAG_COUNT, CONTROLLER_TAG_PREFIX, DEFAULT_RULES_PER_GROUP, DESCRIPTION_MESSAGE,
-    DESCRIPTION_PUNCTUATION, DNS_LABEL_MESSAGE, MAX_DESCRIPTION_CHARS, MAX_GROUP_NAME_CHARS,
-    MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_USER_TAGS, RESERVED_TAG_KEYS, RISKY_PORTS, SSM_PATH_MESSAGE,
+    DESCRIPTION_PUNCTUATION, DNS_LABEL_MESSAGE, EMPTY_DESCRIPTION_MESSAGE, MAX_DESCRIPTION_CHARS,
+    MAX_GROUP_NAME_CHARS, MAX_SET_NAME_CHARS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_USER_TAGS,
+    RESERVED_TAG_KEYS, RISKY_PORTS, SET_NAME_LENGTH_MESSAGE, SSM_PATH_MESSAGE, TAG_CHARS, TAG_CHARS_MESSAGE,
 };
 
 /// The guardrails' settings: the rule quotas follow the account's (AWS lets accounts raise them).
@@ -235,6 +236,9 @@ pub fn check(set_name: &str, spec: &SecurityGroupSetSpec, limits: &Limits) -> Ve
 
 /// Name, region and VPC: where the set's groups go.
 fn check_placement(set_name: &str, spec: &SecurityGroupSetSpec, err: Sink) {
+    if set_name.chars().count() > MAX_SET_NAME_CHARS {
+        err("metadata.name".into(), SET_NAME_LENGTH_MESSAGE.into());
+    }
     if set_name.starts_with("sg-") {
         err(
             "metadata.name".into(),
@@ -597,6 +601,9 @@ fn check_tags(at: &str, tags: &BTreeMap<String, String>, err: Sink) {
                 format!("tags set by the controller cannot be overridden: {k}"),
             );
         }
+        if !tag_chars(k) || !tag_chars(v) {
+            err(path.clone(), format!("{TAG_CHARS_MESSAGE}: {k}"));
+        }
         if v.chars().count() > MAX_TAG_VALUE_CHARS {
             err(
                 path,
@@ -615,7 +622,17 @@ fn check_tags(at: &str, tags: &BTreeMap<String, String>, err: Sink) {
     }
 }
 
+/// [`TAG_CHARS`], with the regex engine's Unicode classes (as the API server's RE2 has them).
+fn tag_chars(text: &str) -> bool {
+    static PATTERN: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(TAG_CHARS).expect("TAG_CHARS is a regex"));
+    PATTERN.is_match(text)
+}
+
 fn check_description(at: &str, d: &str, err: Sink) {
+    if d.is_empty() {
+        err(at.into(), EMPTY_DESCRIPTION_MESSAGE.into());
+    }
     let n = d.chars().count();
     if n > MAX_DESCRIPTION_CHARS {
         err(

@@ -3,16 +3,16 @@
 //!
 //! `model` and `diff` are pure; this module does the I/O around them and nothing clever.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{self, finalizer};
-use kube::runtime::watcher;
+use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 use tracing::{Instrument, info, info_span, warn};
 
@@ -26,12 +26,14 @@ pub mod codes;
 pub mod driver;
 pub mod error;
 pub mod execute;
+pub mod runner;
 pub mod status;
 #[cfg(test)]
 mod tests;
 
 pub use driver::{Converged, Known, Mode, References, SetRefKey, Teardown};
 pub use error::{Error, Health, Retry};
+pub use runner::run;
 use status::{Facts, Outcome, next_status};
 
 #[derive(Clone, Debug)]
@@ -47,6 +49,8 @@ pub struct Settings {
     pub adoption_namespaces: Vec<String>,
     /// Identifies this process in Events.
     pub instance: String,
+    /// At most this many sets reconcile at once (0: no limit).
+    pub concurrency: u16,
 }
 
 impl Settings {
@@ -76,6 +80,8 @@ pub struct Context {
     base_config: aws_config::SdkConfig,
     regions: Mutex<HashMap<String, Aws>>,
     failures: Mutex<HashMap<String, u32>>,
+    /// Every watched set, as the watches see it (filled by [`run`]).
+    sets: OnceLock<Vec<Store<runner::Guarded>>>,
 }
 
 impl Context {
@@ -97,6 +103,7 @@ impl Context {
             base_config,
             regions: Mutex::default(),
             failures: Mutex::default(),
+            sets: OnceLock::new(),
         }
     }
 
@@ -124,6 +131,18 @@ impl Context {
         action: &str,
         note: String,
     ) {
+        self.event_for(&set.object_ref(&()), type_, reason, action, note)
+            .await;
+    }
+
+    async fn event_for(
+        &self,
+        reference: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
         let event = Event {
             type_,
             reason: reason.into(),
@@ -132,37 +151,10 @@ impl Context {
             action: action.into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, &set.object_ref(&())).await {
+        if let Err(e) = self.recorder.publish(&event, reference).await {
             warn!(error = %e, "could not publish an Event");
         }
     }
-}
-
-/// Runs the controller until SIGTERM / SIGINT.
-pub async fn run(ctx: Arc<Context>) {
-    let client = ctx.client.clone();
-    let namespaces = ctx.settings.namespaces.clone();
-    let streams: Vec<_> = if namespaces.is_empty() {
-        vec![controller(Api::<SecurityGroupSet>::all(client), ctx.clone())]
-    } else {
-        namespaces
-            .iter()
-            .map(|ns| controller(Api::namespaced(client.clone(), ns), ctx.clone()))
-            .collect()
-    };
-    futures::future::join_all(streams).await;
-}
-
-async fn controller(api: Api<SecurityGroupSet>, ctx: Arc<Context>) {
-    Controller::new(api, watcher::Config::default().any_semantic())
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                warn!(error = %e, "reconcile failed");
-            }
-        })
-        .await;
 }
 
 fn key(set: &SecurityGroupSet) -> String {
@@ -289,33 +281,6 @@ async fn write_status(
     Ok(())
 }
 
-/// In a cluster, another set's group ids are in its status.
-struct ClusterReferences<'a> {
-    client: &'a Client,
-}
-
-impl References for ClusterReferences<'_> {
-    async fn group_ids(&self, refs: &BTreeSet<SetRefKey>) -> Result<BTreeMap<SetRefKey, String>, Error> {
-        let mut ids = BTreeMap::new();
-        for (namespace, name, tier) in refs {
-            let api: Api<SecurityGroupSet> = Api::namespaced(self.client.clone(), namespace);
-            let Some(other) = api.get_opt(name).await? else {
-                continue;
-            };
-            let id = other
-                .status
-                .iter()
-                .flat_map(|s| &s.tiers)
-                .find(|t| t.name == *tier)
-                .and_then(|t| t.security_group_id.clone());
-            if let Some(id) = id {
-                ids.insert((namespace.clone(), name.clone(), tier.clone()), id);
-            }
-        }
-        Ok(ids)
-    }
-}
-
 async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
     let validated = model::validate(set, &ctx.settings.limits).map_err(Error::InvalidSpec)?;
     let aws = ctx.aws(validated.identity.region.as_deref());
@@ -326,7 +291,11 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
         adoption: ctx.settings.adoption(&validated.identity.namespace),
         quota: Quota::from(&ctx.settings.limits),
     };
-    let refs = ClusterReferences { client: &ctx.client };
+    let refs = runner::ClusterReferences {
+        client: &ctx.client,
+        stores: ctx.sets.get().map(Vec::as_slice).unwrap_or_default(),
+        watched: &ctx.settings.namespaces,
+    };
     let done = driver::converge(
         &aws,
         &refs,
@@ -358,7 +327,7 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
     Ok(Action::requeue(if waiting {
         Duration::from_secs(15)
     } else {
-        ctx.settings.resync
+        runner::jittered(ctx.settings.resync)
     }))
 }
 

@@ -22,6 +22,16 @@ pub enum Outcome {
     Deleting { reason: &'static str, message: String },
 }
 
+impl Outcome {
+    /// Whether the reconcile carried the whole generation out (or, ObserveOnly, looked at all
+    /// of it): only then is `status.observedGeneration` moved on. The conditions always carry
+    /// the generation they describe, so a failed or waiting generation is visible as seen, and
+    /// the next success after a failure is still an `Applied` change, not drift.
+    fn applies_the_generation(&self) -> bool {
+        matches!(self, Outcome::Converged | Outcome::Observed(_))
+    }
+}
+
 pub struct Facts {
     pub generation: Option<i64>,
     pub vpc_id: Option<String>,
@@ -52,7 +62,11 @@ pub fn next_status(
         .collect();
     let ready_count = tiers.iter().filter(|t| t.security_group_id.is_some()).count();
     SecurityGroupSetStatus {
-        observed_generation: facts.generation,
+        observed_generation: if outcome.applies_the_generation() {
+            facts.generation
+        } else {
+            previous.observed_generation
+        },
         vpc_id: facts.vpc_id.or(previous.vpc_id),
         conditions,
         tiers_ready: Some(format!("{ready_count}/{}", tiers.len())),
@@ -184,6 +198,15 @@ mod tests {
         assert_eq!(get(&stalled, "Stalled").status, "True");
         assert_eq!(get(&stalled, "Stalled").reason, "InvalidSpec");
         assert_eq!(get(&stalled, "Reconciling").status, "False");
+        assert_eq!(
+            stalled.observed_generation, None,
+            "a failed generation is not applied"
+        );
+        assert_eq!(
+            get(&stalled, "Stalled").observed_generation,
+            Some(2),
+            "but it was seen"
+        );
         let waiting = next_status(
             Some(&stalled),
             facts("t2"),
@@ -205,6 +228,9 @@ mod tests {
             Some("t2"),
             "Stalled flipped"
         );
+        assert_eq!(waiting.observed_generation, None, "waiting is not fully applied");
+        let converged = next_status(Some(&waiting), facts("t3"), Outcome::Converged);
+        assert_eq!(converged.observed_generation, Some(2));
     }
 
     #[test]

@@ -96,7 +96,7 @@ impl Fixture {
     /// Waits for `Ready=True` at the set's current generation.
     pub async fn wait_ready(&self, name: &str) -> SecurityGroupSet {
         self.wait_for(name, "Ready at its generation", |s| {
-            condition(s, "Ready").is_some_and(|c| c.0 == "True") && current(s)
+            condition(s, "Ready").is_some_and(|c| c.0 == "True") && current(s) && applied(s)
         })
         .await
     }
@@ -180,8 +180,18 @@ pub fn condition(set: &SecurityGroupSet, type_: &str) -> Option<(String, String,
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
-/// Has the controller seen this generation?
+/// Has the controller seen this generation? (Its conditions say which one they describe.)
 pub fn current(set: &SecurityGroupSet) -> bool {
+    let ready = set
+        .status
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .find(|c| c.type_ == "Ready");
+    ready.and_then(|c| c.observed_generation) == set.metadata.generation
+}
+
+/// Has the controller carried this generation out? (`status.observedGeneration`.)
+pub fn applied(set: &SecurityGroupSet) -> bool {
     set.status.as_ref().and_then(|s| s.observed_generation) == set.metadata.generation
 }
 
