@@ -81,6 +81,8 @@ pub const SSM_PATH_MESSAGE: &str =
     "is not an SSM parameter path (/a/b: letters, digits and _.-, at most 15 levels, not under /aws or /ssm)";
 pub const EMPTY_DESCRIPTION_MESSAGE: &str = "must not be empty: leave description out for none";
 pub const SET_NAME_LENGTH_MESSAGE: &str = "set names are at most 192 characters: the owner tag {namespace}/{name} must fit AWS's 256 (namespaces have up to 63)";
+pub const DESCRIPTION_IMMUTABLE_MESSAGE: &str = "description is immutable: AWS cannot change a group's description; \
+     to change it, rename the tier (a new group is made, the old one deleted)";
 pub const IMMUTABLE_HOWTO: &str = "to move a set, create a new set with the new value and delete this one \
      (deletionPolicy: Retain keeps AWS as it is)";
 

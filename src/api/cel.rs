@@ -15,10 +15,11 @@ use serde_json::{Value, json};
 
 use crate::limits::{
     AWS_MAX_TAGS, CONTROLLER_TAG_COUNT, CONTROLLER_TAG_PREFIX, DEFAULT_RULES_PER_GROUP, DESCRIPTION,
-    DESCRIPTION_MESSAGE, DNS_LABEL, DNS_LABEL_MESSAGE, EMPTY_DESCRIPTION_MESSAGE, IMMUTABLE_HOWTO,
-    MANAGED_BY_TAG, MAX_GROUP_NAME_CHARS, MAX_SET_NAME_CHARS, MAX_TAG_KEY_CHARS, MAX_USER_TAGS, NAME_TAG,
-    ONE_PEER_KEY_MESSAGE, PORTS, PREFIX_LIST_ID, PROTOCOL_NUMBER, REGION, RISKY_PORTS,
-    SET_NAME_LENGTH_MESSAGE, SG_ID, SSM_PATH, SSM_PATH_MESSAGE, TAG_CHARS, TAG_CHARS_MESSAGE, VPC_ID,
+    DESCRIPTION_IMMUTABLE_MESSAGE, DESCRIPTION_MESSAGE, DNS_LABEL, DNS_LABEL_MESSAGE,
+    EMPTY_DESCRIPTION_MESSAGE, IMMUTABLE_HOWTO, MANAGED_BY_TAG, MAX_GROUP_NAME_CHARS, MAX_SET_NAME_CHARS,
+    MAX_TAG_KEY_CHARS, MAX_USER_TAGS, NAME_TAG, ONE_PEER_KEY_MESSAGE, PORTS, PREFIX_LIST_ID, PROTOCOL_NUMBER,
+    REGION, RISKY_PORTS, SET_NAME_LENGTH_MESSAGE, SG_ID, SSM_PATH, SSM_PATH_MESSAGE, TAG_CHARS,
+    TAG_CHARS_MESSAGE, VPC_ID,
 };
 
 /// One rule with a fixed message.
@@ -392,6 +393,12 @@ pub fn tier_rules(schema: &mut Schema) {
             Some(&format!(".{field}")),
         ));
     }
+    // A transition rule: tiers are a map list keyed by name, so each tier meets its old self.
+    rules.push(rule(
+        "has(self.description) == has(oldSelf.description) && (!has(self.description) || self.description == oldSelf.description)",
+        DESCRIPTION_IMMUTABLE_MESSAGE,
+        Some(".description"),
+    ));
     add(schema, rules);
 }
 

@@ -118,6 +118,7 @@ async fn converge(
         spec_changed: true,
         adoption: Default::default(),
         quota: Quota::from(&args.limits.limits()),
+        held: Default::default(),
     };
     let refs = ParameterReferences { aws: &aws };
     let done = driver::converge(&aws, &refs, &validated, &args.cluster_name, &known, mode)

@@ -14,7 +14,8 @@ pub enum Retry {
     Backoff,
     /// A fixed, slow retry: something outside the spec must change (a VPC, a foreign group).
     Slowly(Duration),
-    /// Nothing to retry until the spec changes.
+    /// Nothing to retry until the spec changes: the failed writes are held for the
+    /// generation, the set is still resynced (`reconcile::stalls`).
     UntilSpecChanges,
 }
 

@@ -45,6 +45,8 @@ pub struct Known {
     pub adoption: Adoption,
     /// The account's rules quota (the controller's `--max-*-rules`).
     pub quota: Quota,
+    /// Actions that failed permanently for this generation: not sent again (see `execute`).
+    pub held: execute::Held,
 }
 
 /// The outcome of [`converge`].
@@ -90,7 +92,7 @@ pub async fn converge<A: AwsApi, R: References>(
     hold_groups_in_use(aws, &mut plan, &observed).await?;
     let executed = mode == Mode::Execute && !set.identity.observe_only();
     let ids = if executed {
-        execute::run(aws, &plan, &desired.ownership).await?
+        execute::run(aws, &plan, &desired.ownership, &known.held).await?
     } else {
         super::existing_ids(&plan.groups)
     };
@@ -140,7 +142,7 @@ pub async fn teardown<A: AwsApi>(
         return Err(Error::DeletionBlocked(plan.blocked));
     }
     if executed {
-        execute::run(aws, &plan, &ownership).await?;
+        execute::run(aws, &plan, &ownership, &execute::Held::new()).await?;
     }
     Ok(Teardown::Planned { plan, executed })
 }

@@ -15,16 +15,24 @@ use crate::model::{Direction, Ownership};
 /// Every action of the plan, in order; returns each tier's group id. A failed action stops
 /// only what depends on it (see [`Failures`]); everything else still runs, and the error then
 /// lists what failed and what was skipped.
+///
+/// `held`: actions that already failed permanently for this generation (by their text), with
+/// AWS's answer. They are not sent again: they fail as they did, and stop what they stopped.
 pub async fn run<A: AwsApi>(
     aws: &A,
     plan: &Plan,
     ownership: &Ownership,
+    held: &Held,
 ) -> Result<BTreeMap<String, String>, Error> {
     let mut ids = super::existing_ids(&plan.groups);
     let mut failures = Failures::default();
     for action in &plan.actions {
         if failures.blocks(action) {
             failures.skipped.push(action.to_string());
+            continue;
+        }
+        if let Some(error) = held.get(&action.to_string()) {
+            failures.record(action, in_context(action, Error::Aws(error.clone())));
             continue;
         }
         info!(%action, "executing");
@@ -34,6 +42,23 @@ pub async fn run<A: AwsApi>(
         }
     }
     failures.into_result().map(|()| ids)
+}
+
+/// Actions that failed permanently, by their text, with the error AWS gave.
+pub type Held = BTreeMap<String, AwsError>;
+
+/// The permanent failures in a plan's error (those that leave the set `Stalled`): what to hold.
+pub fn permanent_failures(error: &Error) -> Held {
+    let one = |e: &Error| match e {
+        Error::Failed { action, error, .. } if e.classify().health == super::Health::Stalled => {
+            Some((action.clone(), error.clone()))
+        }
+        _ => None,
+    };
+    match error {
+        Error::Incomplete { failed, .. } => failed.iter().filter_map(|(_, e)| one(e)).collect(),
+        other => one(other).into_iter().collect(),
+    }
 }
 
 /// An AWS error with the action it failed, so that status can name the spec field.

@@ -27,6 +27,7 @@ pub mod driver;
 pub mod error;
 pub mod execute;
 pub mod runner;
+pub mod stalls;
 pub mod status;
 #[cfg(test)]
 mod tests;
@@ -80,6 +81,8 @@ pub struct Context {
     base_config: aws_config::SdkConfig,
     regions: Mutex<HashMap<String, Aws>>,
     failures: Mutex<HashMap<String, u32>>,
+    /// Actions that failed permanently, per set: not sent again for the same generation.
+    stalls: stalls::Stalls,
     /// Every watched set, as the watches see it (filled by [`run`]).
     sets: OnceLock<Vec<Store<runner::Guarded>>>,
 }
@@ -103,6 +106,7 @@ impl Context {
             base_config,
             regions: Mutex::default(),
             failures: Mutex::default(),
+            stalls: stalls::Stalls::default(),
             sets: OnceLock::new(),
         }
     }
@@ -202,8 +206,10 @@ pub fn error_policy(set: Arc<SecurityGroupSet>, err: &Error, ctx: Arc<Context>) 
             *n += 1;
             Action::requeue(error::backoff(*n - 1))
         }
-        Retry::Slowly(after) => Action::requeue(after),
-        Retry::UntilSpecChanges => Action::await_change(),
+        // Never slower than the resync: a slow retry is a resync that holds the failed writes.
+        Retry::Slowly(after) => Action::requeue(runner::jittered(after.min(ctx.settings.resync))),
+        // The failed writes are held (`stalls`): a resync still repairs drift elsewhere.
+        Retry::UntilSpecChanges => Action::requeue(runner::jittered(ctx.settings.resync)),
     }
 }
 
@@ -290,6 +296,9 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
         spec_changed: status.and_then(|s| s.observed_generation) != set.meta().generation,
         adoption: ctx.settings.adoption(&validated.identity.namespace),
         quota: Quota::from(&ctx.settings.limits),
+        held: ctx
+            .stalls
+            .held(&key(set), set.meta().generation, ctx.settings.resync),
     };
     let refs = runner::ClusterReferences {
         client: &ctx.client,
@@ -304,7 +313,11 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
         &known,
         Mode::Execute,
     )
-    .await?;
+    .await;
+    let generation = set.meta().generation;
+    ctx.stalls
+        .record(&key(set), generation, done.as_ref().map(|_| ()));
+    let done = done?;
     let summary: Vec<String> = done.plan.actions.iter().map(ToString::to_string).collect();
     let outcome = if !done.executed {
         Outcome::Observed(summary)

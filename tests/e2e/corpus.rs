@@ -169,7 +169,7 @@ async fn examples_are_accepted_by_the_api_server_and_validate_alike() {
 
 /// `region` and `vpc` cannot change: the message says how to move a set instead.
 #[tokio::test]
-async fn region_and_vpc_are_immutable() {
+async fn placement_and_descriptions_are_immutable() {
     let client = k8s::client().await;
     k8s::install_crd(&client).await;
     let ns = k8s::namespace(&client, "immutable").await;
@@ -208,8 +208,29 @@ async fn region_and_vpc_are_immutable() {
             && moved.contains("deletionPolicy: Retain"),
         "{moved}"
     );
+    // AWS cannot change a group's description: adding one (the default was used) or changing
+    // it is refused, naming the tier's field. (No controller runs: the set has no finalizer.)
+    let described = |d: &str| {
+        let mut s = set("us-west-2", "vpc-0abc1234");
+        s.spec.tiers[0].description = Some(d.into());
+        s
+    };
+    let err = apply(described("Web tier")).await.unwrap_err();
+    assert!(
+        err.contains("spec.tiers[0].description") && err.contains("description is immutable"),
+        "{err}"
+    );
+    sets.delete("placed", &DeleteParams::default()).await.unwrap();
+    apply(described("Public web tier"))
+        .await
+        .expect("created with a description");
+    let err = apply(described("Web tier")).await.unwrap_err();
+    assert!(
+        err.contains("spec.tiers[0].description") && err.contains("rename the tier"),
+        "{err}"
+    );
     // Other fields still change.
-    let mut retagged = set("us-west-2", "vpc-0abc1234");
+    let mut retagged = described("Public web tier");
     retagged.spec.tags.insert("Team".into(), "web".into());
     apply(retagged).await.expect("a tag change is accepted");
     sets.delete("placed", &DeleteParams::default()).await.unwrap();

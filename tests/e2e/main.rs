@@ -25,3 +25,5 @@ mod pipeline;
 mod plan_writes;
 mod rbac;
 mod references;
+mod stalls;
+mod undecodable;

@@ -75,8 +75,21 @@ impl PrivateApiServer {
     /// Installs the checked-in CRD without its CEL rules (`x-kubernetes-validations`), as an
     /// older CRD or one installed with validation off would be, and waits until Established.
     pub async fn install_crd_without_rules(&self, client: &Client) {
+        self.install_loosened_crd(client, false).await;
+    }
+
+    /// As [`Self::install_crd_without_rules`], and without enums either: the server then
+    /// stores values the controller's types cannot decode (an object from an older schema).
+    pub async fn install_crd_without_rules_or_enums(&self, client: &Client) {
+        self.install_loosened_crd(client, true).await;
+    }
+
+    async fn install_loosened_crd(&self, client: &Client, without_enums: bool) {
         let mut crd = serde_json::to_value(k8s::checked_in_crd()).unwrap();
-        strip_rules(&mut crd);
+        strip(&mut crd, "x-kubernetes-validations");
+        if without_enums {
+            strip(&mut crd, "enum");
+        }
         let crd: CustomResourceDefinition = serde_json::from_value(crd).unwrap();
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
         crds.patch(
@@ -100,14 +113,14 @@ impl PrivateApiServer {
     }
 }
 
-/// Removes every `x-kubernetes-validations` from a schema.
-fn strip_rules(v: &mut Value) {
+/// Removes every `key` (a schema keyword) from a schema.
+fn strip(v: &mut Value, key: &str) {
     match v {
         Value::Object(map) => {
-            map.remove("x-kubernetes-validations");
-            map.values_mut().for_each(strip_rules);
+            map.remove(key);
+            map.values_mut().for_each(|v| strip(v, key));
         }
-        Value::Array(items) => items.iter_mut().for_each(strip_rules),
+        Value::Array(items) => items.iter_mut().for_each(|v| strip(v, key)),
         _ => {}
     }
 }
