@@ -828,6 +828,32 @@ class Emulator:
             return self.check_delete_security_group(req, environ)
         if req.service == "ec2" and req.operation == "CreateSecurityGroup":
             return self.check_create_security_group(req)
+        if req.service == "ec2" and req.operation in (
+            "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress"
+        ):
+            return self.check_prefix_lists_exist(req, environ)
+        return None
+
+    # -- Authorize with a prefix list that does not exist (moto accepts any pl- id) --------
+
+    _PREFIX_LIST_PARAM = re.compile(r"^IpPermissions\.\d+\.PrefixListIds\.\d+\.PrefixListId$")
+
+    def check_prefix_lists_exist(self, req: AwsRequest, environ: dict[str, Any]) -> Response | None:
+        """EC2 answers InvalidPrefixListID.NotFound, "The prefix list ID 'pl-…' does not exist"
+        (HTTP 400), and adds nothing, when a rule names a prefix list the account cannot see."""
+        from moto.ec2.models import ec2_backends
+
+        try:
+            backend = ec2_backends[self._account_id(req, environ)][req.region]
+        except Exception:
+            return None
+        known = backend.managed_prefix_lists
+        for name, values in req.params.items():
+            if self._PREFIX_LIST_PARAM.match(name):
+                missing = [v for v in values if v not in known]
+                if missing:
+                    return ec2_error(400, "InvalidPrefixListID.NotFound",
+                                     f"The prefix list ID '{missing[0]}' does not exist")
         return None
 
     def _count_outcome(self, scopes: list[Scope], req: AwsRequest, code: str | None) -> None:

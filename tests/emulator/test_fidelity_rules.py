@@ -254,3 +254,27 @@ def test_filters_on_ipv6_cidr_and_prefix_list(ec2, vpc_id) -> None:
     assert _ids(ec2, ("ip-permission.prefix-list-id", [pl])) == {sg}
     assert _ids(ec2, ("egress.ip-permission.ipv6-cidr", ["2001:db8::/32"])) == {out}
     assert _ids(ec2, ("egress.ip-permission.prefix-list-id", [pl])) == {out}
+
+
+# ---------------------------------------------------------------------------
+# 5. A prefix list that does not exist
+#    (EC2 answers InvalidPrefixListID.NotFound, "The prefix list ID 'pl-…' does not exist",
+#    HTTP 400: the code of the EC2 API error code list, the text as CloudFormation relays it,
+#    aws-cloudformation/rain#308; moto accepted any pl- id)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("direction", ["ingress", "egress"])
+def test_an_unknown_prefix_list_is_not_found_and_nothing_is_added(ec2, vpc_id, direction: str) -> None:
+    sg = make_sg(ec2, vpc_id, "nopl")
+    authorize = getattr(ec2, f"authorize_security_group_{direction}")
+    before = rules_of(ec2, sg, direction == "egress")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        authorize(GroupId=sg, IpPermissions=[
+            cidr_perm("198.51.100.0/24"),
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+             "PrefixListIds": [{"PrefixListId": "pl-0123456789abcdef0"}]},
+        ])
+    assert error_of(e) == ("InvalidPrefixListID.NotFound", 400)
+    assert "pl-0123456789abcdef0" in str(e.value)
+    assert rules_of(ec2, sg, direction == "egress") == before, "all or nothing"
