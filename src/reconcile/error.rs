@@ -44,18 +44,23 @@ pub enum Error {
     #[error("deletion blocked: {}", .0.join("; "))]
     DeletionBlocked(Vec<String>),
     /// Several actions failed, or one did and others depended on it; the rest were applied.
-    #[error("{}", incomplete(failed, skipped))]
+    #[error("{}", incomplete(failed, skipped, applied))]
     Incomplete {
         failed: Vec<(String, Error)>,
         skipped: Vec<String>,
+        /// What the same reconcile did carry out.
+        applied: Vec<String>,
     },
 }
 
-fn incomplete(failed: &[(String, Error)], skipped: &[String]) -> String {
+fn incomplete(failed: &[(String, Error)], skipped: &[String], applied: &[String]) -> String {
     let failed: Vec<String> = failed.iter().map(|(a, e)| format!("{a}: {e}")).collect();
     let mut text = format!("failed: {}", failed.join("; "));
     if !skipped.is_empty() {
         text.push_str(&format!("; not tried, they depend on it: {}", skipped.join("; ")));
+    }
+    if !applied.is_empty() {
+        text.push_str(&format!("; applied: {}", applied.join("; ")));
     }
     text
 }

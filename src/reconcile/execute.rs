@@ -36,9 +36,12 @@ pub async fn run<A: AwsApi>(
             continue;
         }
         info!(%action, "executing");
-        if let Err(e) = execute(aws, action, &mut ids, ownership).await {
-            warn!(%action, error = %e, "failed");
-            failures.record(action, in_context(action, e));
+        match execute(aws, action, &mut ids, ownership).await {
+            Ok(()) => failures.applied.push(action.to_string()),
+            Err(e) => {
+                warn!(%action, error = %e, "failed");
+                failures.record(action, in_context(action, e));
+            }
         }
     }
     failures.into_result().map(|()| ids)
@@ -90,6 +93,7 @@ struct Failures {
     parameters: BTreeSet<String>,
     failed: Vec<(String, Error)>,
     skipped: Vec<String>,
+    applied: Vec<String>,
 }
 
 impl Failures {
@@ -142,11 +146,12 @@ impl Failures {
     fn into_result(mut self) -> Result<(), Error> {
         match self.failed.len() {
             0 => Ok(()),
-            // One failure and nothing skipped: the error as it is, classified as it is.
-            1 if self.skipped.is_empty() => Err(self.failed.remove(0).1),
+            // One failure and nothing else: the error as it is, classified as it is.
+            1 if self.skipped.is_empty() && self.applied.is_empty() => Err(self.failed.remove(0).1),
             _ => Err(Error::Incomplete {
                 failed: self.failed,
                 skipped: self.skipped,
+                applied: self.applied,
             }),
         }
     }

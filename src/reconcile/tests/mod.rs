@@ -276,7 +276,7 @@ async fn a_failed_authorize_stops_only_what_depends_on_it() {
     set.spec.tiers[0].ingress[0].from.push(missing);
     set.spec.tiers[0].ingress.remove(1); // ... and drops its HTTP rule (a revoke after that authorize)
     let err = run(&aws, &set, &changed(), Mode::Execute).await.unwrap_err();
-    let Error::Incomplete { failed, skipped } = &err else {
+    let Error::Incomplete { failed, skipped, .. } = &err else {
         panic!("{err}")
     };
     assert!(
