@@ -17,6 +17,11 @@ struct AwsRequest {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Operation {
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorReason {
     reason: String,
 }
@@ -29,6 +34,8 @@ pub struct Metrics {
     reconciles: Counter,
     reconcile_errors: Family<ErrorReason, Counter>,
     reconcile_duration: Histogram,
+    rate_limited: Family<Operation, Counter>,
+    rate_limited_seconds: Family<Operation, Counter<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -54,7 +61,21 @@ impl Default for Metrics {
             "Reconcile duration",
             reconcile_duration.clone(),
         );
+        let rate_limited = Family::<Operation, Counter>::default();
+        let rate_limited_seconds = Family::<Operation, Counter<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "aws_rate_limited",
+            "AWS calls that waited for the controller's own token bucket, by operation",
+            rate_limited.clone(),
+        );
+        registry.register(
+            "aws_rate_limited_seconds",
+            "Time AWS calls waited for the controller's own token bucket, by operation",
+            rate_limited_seconds.clone(),
+        );
         Metrics {
+            rate_limited,
+            rate_limited_seconds,
             registry: Arc::new(registry),
             aws_requests,
             reconciles,
@@ -78,6 +99,13 @@ impl Metrics {
     pub fn reconciled(&self, seconds: f64) {
         self.reconciles.inc();
         self.reconcile_duration.observe(seconds);
+    }
+
+    /// A call waited `seconds` for a token of the client-side bucket of `operation`.
+    pub fn rate_limited(&self, operation: &'static str, seconds: f64) {
+        let label = Operation { operation };
+        self.rate_limited.get_or_create(&label).inc();
+        self.rate_limited_seconds.get_or_create(&label).inc_by(seconds);
     }
 
     pub fn reconcile_failed(&self, reason: &str) {

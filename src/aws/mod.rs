@@ -13,6 +13,7 @@ use crate::model::{Direction, Ownership};
 
 #[cfg(test)]
 pub mod fake;
+pub mod limiter;
 mod sdk;
 
 pub use sdk::Aws;

@@ -126,6 +126,13 @@ pub struct RunArgs {
     /// per account, so more in parallel only queues them; fewer let the first sets finish early.
     #[arg(long, env = "SG_CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,
+    /// Client-side token buckets, shaped like EC2's (one per action, sized by category: non_mutating
+    /// 20/s burst 100, mutating 5/50, resource_intensive 5/50, tags 10/100, ssm 40/40). Repeat
+    /// KEY=PER_SECOND/BURST to lower a category or action (the account's other users share
+    /// AWS's buckets), e.g. mutating=2.5/25; `none` switches them off.
+    #[arg(long = "aws-rate-limit", env = "SG_AWS_RATE_LIMITS", value_delimiter = ',',
+          value_parser = parse_rate_limit, action = clap::ArgAction::Append)]
+    pub aws_rate_limit: Vec<String>,
     /// This process's name in Events (the pod name in a cluster).
     #[arg(long, env = "POD_NAME", default_value = "sg-provisioner")]
     pub instance: String,
@@ -180,6 +187,19 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// One `--aws-rate-limit` value, checked on its own.
+fn parse_rate_limit(setting: &str) -> Result<String, String> {
+    crate::aws::limiter::RateLimits::default().with(setting)?;
+    Ok(setting.to_string())
+}
+
+fn rate_limits(settings: &[String]) -> anyhow::Result<crate::aws::limiter::RateLimits> {
+    settings
+        .iter()
+        .try_fold(crate::aws::limiter::RateLimits::default(), |l, s| l.with(s))
+        .map_err(anyhow::Error::msg)
+}
+
 async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
     let metrics = Metrics::default();
@@ -222,6 +242,7 @@ async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
         adoption_namespaces: args.adoption_namespaces,
         instance: args.instance,
         concurrency: args.concurrency,
+        rate_limits: rate_limits(&args.aws_rate_limit)?,
     };
     tracing::info!(cluster = %settings.cluster_name, resync = ?settings.resync, namespaces = ?settings.namespaces, "starting");
     let ctx = Arc::new(Context::new(client, settings, metrics, aws_config));

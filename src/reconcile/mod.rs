@@ -18,6 +18,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::api::{FINALIZER, SecurityGroupSet, SecurityGroupSetStatus, TierStatus};
 use crate::aws::Aws;
+use crate::aws::limiter::{Limited, RateLimits};
 use crate::diff::{Adoption, GroupRef, Quota};
 use crate::metrics::Metrics;
 use crate::model::{self, Direction, Limits, SetIdentity};
@@ -52,6 +53,8 @@ pub struct Settings {
     pub instance: String,
     /// At most this many sets reconcile at once (0: no limit).
     pub concurrency: u16,
+    /// The client-side token buckets of each region, shared by every set.
+    pub rate_limits: RateLimits,
 }
 
 impl Settings {
@@ -79,7 +82,7 @@ pub struct Context {
     pub metrics: Metrics,
     recorder: Recorder,
     base_config: aws_config::SdkConfig,
-    regions: Mutex<HashMap<String, Aws>>,
+    regions: Mutex<HashMap<String, Limited<Aws>>>,
     failures: Mutex<HashMap<String, u32>>,
     /// Actions that failed permanently, per set: not sent again for the same generation.
     stalls: stalls::Stalls,
@@ -111,8 +114,9 @@ impl Context {
         }
     }
 
-    /// The SDK clients for a set's region (the controller's when the set names none).
-    pub fn aws(&self, region: Option<&str>) -> Aws {
+    /// The SDK clients for a set's region (the controller's when the set names none), behind
+    /// the region's token buckets.
+    pub fn aws(&self, region: Option<&str>) -> Limited<Aws> {
         let key = region.unwrap_or_default().to_string();
         let mut regions = self.regions.lock().unwrap();
         regions
@@ -122,7 +126,8 @@ impl Context {
                 if let Some(r) = region {
                     config = config.region(aws_config::Region::new(r.to_string()));
                 }
-                Aws::new(&config.build(), self.metrics.clone())
+                let aws = Aws::new(&config.build(), self.metrics.clone());
+                Limited::new(aws, self.settings.rate_limits.clone(), self.metrics.clone())
             })
             .clone()
     }

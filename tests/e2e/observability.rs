@@ -52,6 +52,60 @@ async fn converges_under_throttling_and_exposes_metrics() {
     );
 }
 
+/// The controller's own token buckets, set below the account's, keep it from being throttled:
+/// it waits instead of meeting `RequestLimitExceeded` (and says so in /metrics).
+#[tokio::test]
+async fn client_side_buckets_keep_the_controller_under_the_accounts() {
+    let f = Fixture::new("buckets").await;
+    // The account: 2 tokens per EC2 action, refilled at 2 per second (SSM roomier).
+    f.emulator
+        .configure(
+            json!({"throttle": {"enabled": true, "scope": "action", "overrides": {
+            "*": {"capacity": 2, "refill_per_sec": 2}, "ssm": {"capacity": 20, "refill_per_sec": 20}}}}),
+        )
+        .await;
+    let mut args = vec!["--resync-period", "300s"];
+    for limit in ["non_mutating", "mutating", "resource_intensive", "tags"] {
+        args.extend(["--aws-rate-limit", leak(format!("{limit}=1.5/2"))]);
+    }
+    args.extend(["--aws-rate-limit", "ssm=4/4"]);
+    let controller = Controller::start(&f.ns, &f.key, &args);
+    f.apply(&f.set(
+        "paced",
+        json!({"tiers": [
+            {"name": "a", "ingress": [{"protocol": "tcp", "ports": 443, "from": [{"tier": "b"}]}]},
+            {"name": "b", "ingress": [{"protocol": "tcp", "ports": 443, "from": [{"tier": "a"}]}]},
+            {"name": "c", "ingress": [{"protocol": "tcp", "ports": 443, "from": [{"tier": "a"}]}]},
+        ]}),
+    ))
+    .await;
+    f.wait_ready("paced").await;
+    let counts = f.emulator.counts().await;
+    assert_eq!(counts["throttled"], 0, "never throttled: {counts}");
+    let body = reqwest::get(format!("http://{}/metrics", metrics_addr(&controller)))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("sgprovisioner_aws_rate_limited_total{operation="),
+        "the waits are counted: {body}"
+    );
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn metrics_addr(controller: &Controller) -> String {
+    let logs = controller.logs();
+    logs.lines()
+        .find_map(|l| l.split("addr=").nth(1))
+        .map(|a| a.split_whitespace().next().unwrap().trim_matches('"').to_string())
+        .expect("the metrics address in the log")
+}
+
 #[tokio::test]
 async fn json_logs_name_the_set_on_every_reconcile_line() {
     let f = Fixture::new("logs").await;

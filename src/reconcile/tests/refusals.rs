@@ -66,6 +66,7 @@ async fn a_namespace_not_allowed_to_adopt_is_refused_before_any_write() {
         adoption_namespaces: vec!["platform-admin".into()],
         instance: "test".into(),
         concurrency: 1,
+        rate_limits: Default::default(),
     };
     let known = Known {
         adoption: settings.adoption("platform"),
