@@ -129,6 +129,16 @@ impl AwsApi for FakeAws {
         })
     }
 
+    async fn cluster_groups(&self, cluster: &str) -> Result<Vec<ObservedGroup>> {
+        self.with("DescribeSecurityGroups", |s| {
+            Ok(s.groups
+                .iter()
+                .filter(|g| g.tags.get(crate::model::CLUSTER_TAG).map(String::as_str) == Some(cluster))
+                .cloned()
+                .collect())
+        })
+    }
+
     async fn group_by_id(&self, id: &str) -> Result<Option<ObservedGroup>> {
         self.with("DescribeSecurityGroups", |s| {
             Ok(s.groups.iter().find(|g| g.id == id).cloned())

@@ -186,6 +186,7 @@ macro_rules! limited {
 impl<A: AwsApi> AwsApi for Limited<A> {
     limited! {
         owned_groups(ownership: &Ownership) -> Vec<ObservedGroup> = "DescribeSecurityGroups";
+        cluster_groups(cluster: &str) -> Vec<ObservedGroup> = "DescribeSecurityGroups";
         group_by_id(id: &str) -> Option<ObservedGroup> = "DescribeSecurityGroups";
         groups_named(vpc_id: &str, names: &[String]) -> Vec<ObservedGroup> = "DescribeSecurityGroups";
         groups_referencing(group_id: &str) -> Vec<ObservedGroup> = "DescribeSecurityGroups";

@@ -83,6 +83,9 @@ pub trait AwsApi: Send + Sync {
     // --- reads ---
     /// Every group with both our owner and cluster tags: one call (a page at a time) per set.
     fn owned_groups(&self, ownership: &Ownership) -> impl Future<Output = Result<Vec<ObservedGroup>>> + Send;
+    /// Every group with this cluster's tag, whichever set owns it: the shared view a resync
+    /// reads instead of one call per set (`reconcile::shared`).
+    fn cluster_groups(&self, cluster: &str) -> impl Future<Output = Result<Vec<ObservedGroup>>> + Send;
     /// A group by id, whoever owns it; `None` when it does not exist.
     fn group_by_id(&self, id: &str) -> impl Future<Output = Result<Option<ObservedGroup>>> + Send;
     /// The groups of a VPC with one of `names`, whoever owns them (name collisions): one call.

@@ -143,6 +143,24 @@ impl Aws {
 }
 
 /// The six rule calls differ only in their builder: one macro sends any of them.
+impl Aws {
+    /// Every group matching all `filters`, a page at a time.
+    async fn groups_where(&self, filters: Vec<Filter>) -> Result<Vec<ObservedGroup>> {
+        let mut pages = self
+            .ec2
+            .describe_security_groups()
+            .set_filters(Some(filters))
+            .into_paginator()
+            .send();
+        let mut groups = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = self.track("ec2", "DescribeSecurityGroups", page)?;
+            groups.extend(page.security_groups().iter().map(observed_group));
+        }
+        Ok(groups)
+    }
+}
+
 macro_rules! permission_call {
     ($self:ident, $method:ident, $operation:literal, $group_id:expr, $perms:expr) => {
         $self
@@ -163,19 +181,16 @@ macro_rules! permission_call {
 
 impl AwsApi for Aws {
     async fn owned_groups(&self, ownership: &Ownership) -> Result<Vec<ObservedGroup>> {
-        let mut pages = self
-            .ec2
-            .describe_security_groups()
-            .filters(filter(&format!("tag:{OWNER_TAG}"), &ownership.owner))
-            .filters(filter(&format!("tag:{CLUSTER_TAG}"), &ownership.cluster))
-            .into_paginator()
-            .send();
-        let mut groups = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = self.track("ec2", "DescribeSecurityGroups", page)?;
-            groups.extend(page.security_groups().iter().map(observed_group));
-        }
-        Ok(groups)
+        self.groups_where(vec![
+            filter(&format!("tag:{OWNER_TAG}"), &ownership.owner),
+            filter(&format!("tag:{CLUSTER_TAG}"), &ownership.cluster),
+        ])
+        .await
+    }
+
+    async fn cluster_groups(&self, cluster: &str) -> Result<Vec<ObservedGroup>> {
+        self.groups_where(vec![filter(&format!("tag:{CLUSTER_TAG}"), cluster)])
+            .await
     }
 
     async fn group_by_id(&self, id: &str) -> Result<Option<ObservedGroup>> {

@@ -119,6 +119,7 @@ async fn converge(
         adoption: Default::default(),
         quota: Quota::from(&args.limits.limits()),
         held: Default::default(),
+        view: None,
     };
     let refs = ParameterReferences { aws: &aws };
     let done = driver::converge(&aws, &refs, &validated, &args.cluster_name, &known, mode)

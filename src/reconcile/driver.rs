@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::sync::Arc;
 
+use super::shared::View;
 use super::{Error, execute};
 use crate::api::DeletionPolicy;
 use crate::aws::AwsApi;
@@ -47,6 +49,9 @@ pub struct Known {
     pub quota: Quota,
     /// Actions that failed permanently for this generation: not sent again (see `execute`).
     pub held: execute::Held,
+    /// A resync may start from the region's shared view (`shared`): when the set matches it,
+    /// nothing of the set's own is read.
+    pub view: Option<Arc<View>>,
 }
 
 /// The outcome of [`converge`].
@@ -78,6 +83,17 @@ pub async fn converge<A: AwsApi, R: References>(
         vpc_ipv6: false,
         quota: known.quota,
     };
+    if let Some(plan) = unchanged_in_view(aws, &desired, known, &inputs).await? {
+        let ids = super::existing_ids(&plan.groups);
+        let executed = mode == Mode::Execute && !set.identity.observe_only();
+        return Ok(Converged {
+            vpc_id,
+            desired,
+            plan,
+            ids,
+            executed,
+        });
+    }
     let mut observed = observe(
         aws,
         &desired.ownership,
@@ -107,6 +123,27 @@ pub async fn converge<A: AwsApi, R: References>(
         ids,
         executed,
     })
+}
+
+/// The (empty) plan, when the shared view shows the set as the spec wants it. Anything else,
+/// a difference or a refusal, is left to a fresh observation of the set.
+async fn unchanged_in_view<A: AwsApi>(
+    aws: &A,
+    desired: &DesiredSet,
+    known: &Known,
+    inputs: &Inputs,
+) -> Result<Option<Plan>, Error> {
+    let Some(view) = known.view.as_ref().filter(|_| !known.spec_changed) else {
+        return Ok(None);
+    };
+    let parameters = aws.parameters_under(&desired.parameter_prefix()).await?;
+    let observed = view.observed(&desired.ownership, parameters);
+    let plan = diff::diff(desired, &observed, inputs);
+    let quiet = plan.actions.is_empty()
+        && plan.refusals.is_empty()
+        && plan.unread_parameter_tags.is_empty()
+        && plan.blocked.is_empty();
+    Ok(quiet.then_some(plan))
 }
 
 /// The outcome of [`teardown`].

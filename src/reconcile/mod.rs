@@ -28,6 +28,7 @@ pub mod driver;
 pub mod error;
 pub mod execute;
 pub mod runner;
+pub mod shared;
 pub mod stalls;
 pub mod status;
 #[cfg(test)]
@@ -76,13 +77,20 @@ impl Settings {
     }
 }
 
+/// A region's clients (behind its token buckets) and its shared view.
+#[derive(Clone)]
+pub struct Region {
+    pub aws: Limited<Aws>,
+    pub view: Arc<shared::SharedView>,
+}
+
 pub struct Context {
     pub client: Client,
     pub settings: Settings,
     pub metrics: Metrics,
     recorder: Recorder,
     base_config: aws_config::SdkConfig,
-    regions: Mutex<HashMap<String, Limited<Aws>>>,
+    regions: Mutex<HashMap<String, Region>>,
     failures: Mutex<HashMap<String, u32>>,
     /// Actions that failed permanently, per set: not sent again for the same generation.
     stalls: stalls::Stalls,
@@ -117,6 +125,11 @@ impl Context {
     /// The SDK clients for a set's region (the controller's when the set names none), behind
     /// the region's token buckets.
     pub fn aws(&self, region: Option<&str>) -> Limited<Aws> {
+        self.region(region).aws
+    }
+
+    /// The region of a set (the controller's when the set names none).
+    pub fn region(&self, region: Option<&str>) -> Region {
         let key = region.unwrap_or_default().to_string();
         let mut regions = self.regions.lock().unwrap();
         regions
@@ -127,7 +140,11 @@ impl Context {
                     config = config.region(aws_config::Region::new(r.to_string()));
                 }
                 let aws = Aws::new(&config.build(), self.metrics.clone());
-                Limited::new(aws, self.settings.rate_limits.clone(), self.metrics.clone())
+                Region {
+                    aws: Limited::new(aws, self.settings.rate_limits.clone(), self.metrics.clone()),
+                    // A resync reads a view at most one period old: drift is found within two.
+                    view: Arc::new(shared::SharedView::new(self.settings.resync)),
+                }
             })
             .clone()
     }
@@ -294,9 +311,10 @@ async fn write_status(
 
 async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
     let validated = model::validate(set, &ctx.settings.limits).map_err(Error::InvalidSpec)?;
-    let aws = ctx.aws(validated.identity.region.as_deref());
+    let region = ctx.region(validated.identity.region.as_deref());
+    let aws = region.aws.clone();
     let status = set.status.as_ref();
-    let known = Known {
+    let mut known = Known {
         vpc_id: status.and_then(|s| s.vpc_id.clone()),
         spec_changed: status.and_then(|s| s.observed_generation) != set.meta().generation,
         adoption: ctx.settings.adoption(&validated.identity.namespace),
@@ -304,7 +322,12 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
         held: ctx
             .stalls
             .held(&key(set), set.meta().generation, ctx.settings.resync),
+        view: None,
     };
+    // A resync of a set that is Ready at this generation starts from the shared view.
+    if !known.spec_changed && known.held.is_empty() && is_ready(set) {
+        known.view = Some(region.view.get(&aws, &ctx.settings.cluster_name).await?);
+    }
     let refs = runner::ClusterReferences {
         client: &ctx.client,
         stores: ctx.sets.get().map(Vec::as_slice).unwrap_or_default(),
@@ -347,6 +370,13 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
     } else {
         runner::jittered(ctx.settings.resync)
     }))
+}
+
+fn is_ready(set: &SecurityGroupSet) -> bool {
+    set.status
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 /// The Event for what a reconcile wrote: `Applied` after a spec change, else `DriftCorrected`.

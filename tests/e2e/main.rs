@@ -25,5 +25,6 @@ mod pipeline;
 mod plan_writes;
 mod rbac;
 mod references;
+mod shared_view;
 mod stalls;
 mod undecodable;

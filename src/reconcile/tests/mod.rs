@@ -82,6 +82,7 @@ async fn plan_then_apply(aws: &FakeAws, set: &SecurityGroupSet, known: &Known) -
 }
 
 mod refusals;
+mod view;
 
 #[tokio::test]
 async fn create_then_resync_writes_the_plan_then_nothing() {
