@@ -1,0 +1,255 @@
+//! The reliability campaign (`cargo test --test chaos -- [--trials N] [--seed S]`; not part of
+//! the default test run). Against the real API server and the AWS emulator, as the e2e tests:
+//!
+//! 1. **kill -9**: N trials, each one change to one of a few sets (create, rules changed, tier
+//!    added or removed, delete) with the controller killed at a random moment after it, then
+//!    restarted, then checked.
+//! 2. **faults**: 20 % of AWS calls fail (500, 503, throttle, dropped connection, dropped answer
+//!    after the write) while sets are created, changed and deleted; then checked.
+//!
+//! Checked after each, at the emulator: every live set has exactly one group per tier and AWS
+//! matches its spec (a fresh plan of the set is empty), its parameters hold its group ids, and a
+//! deleted set left no group and no parameter. Prints one table.
+
+#[path = "../e2e/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+use sg_provisioner::api::SecurityGroupSet;
+use sg_provisioner::reconcile::{Error, Known, Mode, References, SetRefKey, driver};
+
+use support::controller::Controller;
+use support::fixture::Fixture;
+
+/// A small deterministic generator (xorshift): the same seed replays the same campaign.
+struct Dice(u64);
+
+impl Dice {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// The spec of variant `v` (0..4): the rules and tiers a trial moves between.
+fn spec(v: u64) -> Value {
+    let web = json!({"name": "web", "ingress": [{"protocol": "tcp", "ports": 443 + v as i64, "from": [{"cidr": "10.0.0.0/8"}]}],
+                     "egress": [{"protocol": "tcp", "ports": 8080, "to": [{"tier": "app"}]}]});
+    let app =
+        json!({"name": "app", "ingress": [{"protocol": "tcp", "ports": 8080, "from": [{"tier": "web"}]}]});
+    let db =
+        json!({"name": "db", "ingress": [{"protocol": "tcp", "ports": 5432, "from": [{"tier": "app"}]}]});
+    match v % 4 {
+        0 => json!({"tiers": [web, app]}),
+        1 => json!({"tiers": [web, app, db]}),
+        2 => json!({"tiers": [web, app, db], "tags": {"Team": "chaos"}}),
+        _ => json!({"tiers": [web, app]}),
+    }
+}
+
+struct NoRefs;
+
+impl References for NoRefs {
+    async fn group_ids(&self, _: &BTreeSet<SetRefKey>) -> Result<BTreeMap<SetRefKey, String>, Error> {
+        Ok(BTreeMap::new())
+    }
+}
+
+/// AWS matches the set's spec: a fresh plan of it (read calls only, another access key) is empty.
+async fn plan_is_empty(f: &Fixture, set: &SecurityGroupSet) -> bool {
+    let limits = sg_provisioner::model::Limits::default();
+    let validated = sg_provisioner::model::validate(set, &limits).expect("a valid set");
+    let config = support::aws::sdk_config(&format!("{}CHECK", f.key)).await;
+    let aws = sg_provisioner::aws::Aws::new(&config, sg_provisioner::metrics::Metrics::default());
+    let known = Known {
+        vpc_id: set.status.as_ref().and_then(|s| s.vpc_id.clone()),
+        spec_changed: true,
+        ..Known::default()
+    };
+    let done = driver::converge(&aws, &NoRefs, &validated, "default", &known, Mode::PlanOnly)
+        .await
+        .expect("a plan");
+    if !done.plan.actions.is_empty() {
+        eprintln!("chaos: pending: {:?}", done.plan.actions);
+    }
+    done.plan.actions.is_empty()
+}
+
+async fn parameters_of(f: &Fixture, set: &str) -> usize {
+    let out = f
+        .ssm
+        .get_parameters_by_path()
+        .path(format!("/sg/{set}/"))
+        .recursive(true)
+        .send()
+        .await
+        .expect("GetParametersByPath");
+    out.parameters().len()
+}
+
+#[derive(Default)]
+struct Tally {
+    trials: u32,
+    converged: u32,
+    duplicates: u32,
+    leaks: u32,
+    drift: u32,
+    seconds: Vec<f64>,
+}
+
+impl Tally {
+    fn row(&self, name: &str) -> String {
+        let mut s = self.seconds.clone();
+        s.sort_by(f64::total_cmp);
+        let p = |q: f64| {
+            s.get(((s.len() as f64 - 1.0) * q) as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
+        format!(
+            "| {name} | {} | {} | {} | {} | {} | {:.1} | {:.1} |",
+            self.trials,
+            self.converged,
+            self.duplicates,
+            self.leaks,
+            self.drift,
+            p(0.5),
+            p(1.0)
+        )
+    }
+}
+
+/// Sets alive now, by name, with their spec variant.
+type Live = std::collections::BTreeMap<String, u64>;
+
+async fn check(f: &Fixture, live: &Live, gone: &[String], tally: &mut Tally) {
+    for (name, variant) in live {
+        let set = f.wait_ready(name).await;
+        let tiers = spec(*variant)["tiers"].as_array().unwrap().len();
+        let groups = f.group_count(name).await;
+        if groups != tiers {
+            eprintln!("chaos: {name}: {groups} groups for {tiers} tiers");
+            tally.duplicates += 1;
+        }
+        if !plan_is_empty(f, &set).await {
+            eprintln!("chaos: {name}: AWS differs from the spec");
+            tally.drift += 1;
+        }
+    }
+    for name in gone {
+        f.wait_gone(name, Duration::from_secs(60)).await;
+        let groups = f.group_count(name).await;
+        let parameters = parameters_of(f, name).await;
+        if groups + parameters > 0 {
+            eprintln!("chaos: {name} deleted, left {groups} groups and {parameters} parameters");
+            tally.leaks += 1;
+        }
+    }
+}
+
+/// One change: create a set, move it to another variant, or delete it.
+async fn change(f: &Fixture, dice: &mut Dice, live: &mut Live, gone: &mut Vec<String>, n: u32) {
+    let names: Vec<String> = live.keys().cloned().collect();
+    match (names.is_empty(), dice.below(4)) {
+        (true, _) | (_, 0) if live.len() < 3 => {
+            let name = support::unique(&format!("chaos{n}"));
+            f.apply(&f.set(&name, spec(0))).await;
+            live.insert(name, 0);
+        }
+        (false, 3) => {
+            let name = names[dice.below(names.len() as u64) as usize].clone();
+            let _ = f.sets.delete(&name, &Default::default()).await;
+            live.remove(&name);
+            gone.push(name);
+        }
+        _ => {
+            let name = names[dice.below(names.len() as u64) as usize].clone();
+            let variant = live[&name] + 1 + dice.below(3);
+            f.apply(&f.set(&name, spec(variant))).await;
+            live.insert(name, variant);
+        }
+    }
+}
+
+async fn kill_trials(trials: u32, dice: &mut Dice) -> Tally {
+    let f = Fixture::new("chaos-kill").await;
+    let mut controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    let (mut live, mut tally) = (Live::new(), Tally::default());
+    for n in 0..trials {
+        let mut gone = Vec::new();
+        change(&f, dice, &mut live, &mut gone, n).await;
+        // The experiment itself: a random moment within the reconcile the change started.
+        tokio::time::sleep(Duration::from_millis(dice.below(800))).await;
+        controller.kill9();
+        controller.restart();
+        let started = Instant::now();
+        check(&f, &live, &gone, &mut tally).await;
+        tally.seconds.push(started.elapsed().as_secs_f64());
+        tally.trials += 1;
+        tally.converged += 1;
+    }
+    finish(&f, live, &mut tally).await;
+    tally
+}
+
+async fn fault_run(changes: u32, dice: &mut Dice) -> Tally {
+    let f = Fixture::new("chaos-faults").await;
+    f.emulator
+        .configure(json!({"faults": {"rate": 0.2, "seed": dice.below(1 << 31),
+            "kinds": ["500", "503", "throttle", "drop", "drop_after_commit"]}}))
+        .await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    let (mut live, mut gone, mut tally) = (Live::new(), Vec::new(), Tally::default());
+    let started = Instant::now();
+    for n in 0..changes {
+        change(&f, dice, &mut live, &mut gone, n).await;
+    }
+    check(&f, &live, &gone, &mut tally).await;
+    tally.seconds.push(started.elapsed().as_secs_f64());
+    tally.trials = changes;
+    tally.converged = (live.len() + gone.len()) as u32;
+    let counts = f.emulator.counts().await;
+    eprintln!("chaos: faults injected: {}", counts["faults_injected"]);
+    finish(&f, live, &mut tally).await;
+    tally
+}
+
+/// Deletes what is left and checks nothing stays behind.
+async fn finish(f: &Fixture, live: Live, tally: &mut Tally) {
+    let names: Vec<String> = live.into_keys().collect();
+    for name in &names {
+        let _ = f.sets.delete(name, &Default::default()).await;
+    }
+    check(f, &Live::new(), &names, tally).await;
+}
+
+fn arg(args: &[String], name: &str, default: u64) -> u64 {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let trials = arg(&args, "--trials", 5) as u32;
+    let seed = arg(&args, "--seed", 0x5eed);
+    let mut dice = Dice(seed.max(1));
+    let kills = kill_trials(trials, &mut dice).await;
+    let faults = fault_run(trials.max(5), &mut dice).await;
+    println!("\nchaos campaign, seed {seed}");
+    println!("| run | trials | converged | duplicates | leaks | drift | p50 s | max s |");
+    println!("|---|---|---|---|---|---|---|---|");
+    println!("{}", kills.row("kill -9"));
+    println!("{}", faults.row("20 % faults"));
+    let bad = kills.duplicates + kills.leaks + kills.drift + faults.duplicates + faults.leaks + faults.drift;
+    assert_eq!(bad, 0, "the campaign found duplicates, leaks or drift");
+}
