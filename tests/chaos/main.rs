@@ -95,7 +95,9 @@ async fn parameters_of(f: &Fixture, set: &str) -> usize {
 
 #[derive(Default)]
 struct Tally {
+    /// Changes made (each kill -9 trial is one).
     trials: u32,
+    /// Sets that reached their final state (Ready as specified, or gone).
     converged: u32,
     duplicates: u32,
     leaks: u32,
@@ -131,6 +133,7 @@ type Live = std::collections::BTreeMap<String, u64>;
 async fn check(f: &Fixture, live: &Live, gone: &[String], tally: &mut Tally) {
     for (name, variant) in live {
         let set = f.wait_ready(name).await;
+        tally.converged += 1;
         let tiers = spec(*variant)["tiers"].as_array().unwrap().len();
         let groups = f.group_count(name).await;
         if groups != tiers {
@@ -144,6 +147,7 @@ async fn check(f: &Fixture, live: &Live, gone: &[String], tally: &mut Tally) {
     }
     for name in gone {
         f.wait_gone(name, Duration::from_secs(60)).await;
+        tally.converged += 1;
         let groups = f.group_count(name).await;
         let parameters = parameters_of(f, name).await;
         if groups + parameters > 0 {
@@ -192,7 +196,6 @@ async fn kill_trials(trials: u32, dice: &mut Dice) -> Tally {
         check(&f, &live, &gone, &mut tally).await;
         tally.seconds.push(started.elapsed().as_secs_f64());
         tally.trials += 1;
-        tally.converged += 1;
     }
     finish(&f, live, &mut tally).await;
     tally
@@ -213,7 +216,6 @@ async fn fault_run(changes: u32, dice: &mut Dice) -> Tally {
     check(&f, &live, &gone, &mut tally).await;
     tally.seconds.push(started.elapsed().as_secs_f64());
     tally.trials = changes;
-    tally.converged = (live.len() + gone.len()) as u32;
     let counts = f.emulator.counts().await;
     eprintln!("chaos: faults injected: {}", counts["faults_injected"]);
     finish(&f, live, &mut tally).await;
@@ -246,7 +248,9 @@ async fn main() {
     let kills = kill_trials(trials, &mut dice).await;
     let faults = fault_run(trials.max(5), &mut dice).await;
     println!("\nchaos campaign, seed {seed}");
-    println!("| run | trials | converged | duplicates | leaks | drift | p50 s | max s |");
+    println!(
+        "| run | changes | set checks passed | duplicates | leaks | drift | p50 s to converge | max s |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     println!("{}", kills.row("kill -9"));
     println!("{}", faults.row("20 % faults"));
