@@ -94,7 +94,8 @@ pub enum LogFormat {
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// Written to the sgprovisioner.io/cluster tag; several clusters may share an AWS account.
-    #[arg(long, env = "SG_CLUSTER_NAME", default_value = "default")]
+    #[arg(long, env = "SG_CLUSTER_NAME", default_value = "default",
+          value_parser = crate::model::validate::cluster_name)]
     pub cluster_name: String,
     /// How often every set is compared with AWS to find drift (e.g. 300s, 5m, 1h).
     #[arg(long, env = "SG_RESYNC_PERIOD", default_value = "5m", value_parser = humantime::parse_duration)]

@@ -622,6 +622,17 @@ fn check_tags(at: &str, tags: &BTreeMap<String, String>, err: Sink) {
     }
 }
 
+/// The controller's `--cluster-name`: the value of every group's and parameter's cluster tag.
+pub fn cluster_name(name: &str) -> Result<String, String> {
+    if name.is_empty() || name.chars().count() > MAX_TAG_VALUE_CHARS {
+        return Err(format!("tag values are 1 to {MAX_TAG_VALUE_CHARS} characters"));
+    }
+    if !tag_chars(name) {
+        return Err(TAG_CHARS_MESSAGE.into());
+    }
+    Ok(name.to_string())
+}
+
 /// [`TAG_CHARS`], with the regex engine's Unicode classes (as the API server's RE2 has them).
 fn tag_chars(text: &str) -> bool {
     static PATTERN: std::sync::LazyLock<regex::Regex> =
