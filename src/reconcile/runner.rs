@@ -20,7 +20,7 @@ use kube::runtime::events::EventType;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::utils::{Predicate, WatchStreamExt, predicates};
 use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 use tracing::warn;
 
 use super::{Context, Error, References, SetRefKey};
@@ -61,6 +61,8 @@ async fn controller(
         .combine(predicates::finalizers);
     let triggers = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
+        // managedFields are often the bulk of an object and nothing here reads them.
+        .modify(|set| set.meta_mut().managed_fields = None)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(acted_on, Default::default());
