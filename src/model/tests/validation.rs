@@ -269,7 +269,11 @@ fn tags_use_ssm_characters_and_the_cluster_name_is_a_valid_tag_value() {
     set.spec.tags.insert("Équipe".into(), "réseau 1".into());
     let errors = validate(&set, &Limits::default()).unwrap_err();
     let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(paths, ["spec.tags[team]"], "letters of any script pass: {errors:?}");
+    assert_eq!(
+        paths,
+        ["spec.tags[team]"],
+        "letters of any script pass: {errors:?}"
+    );
     assert!(cluster_name("prod-eu_1").is_ok());
     assert!(cluster_name("").is_err() && cluster_name("a&b").is_err());
     assert!(cluster_name(&"x".repeat(257)).is_err());
