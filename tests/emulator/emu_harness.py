@@ -167,3 +167,10 @@ def cidr_perm(cidr: str, port: int = 443, protocol: str = "tcp") -> dict[str, An
 
 
 OWNER = "sgprovisioner.io/owner"
+CLUSTER = "sgprovisioner.io/cluster"
+
+
+def tag_spec(owner: str, cluster: str = "c1") -> list[dict[str, Any]]:
+    """TagSpecifications of a group owned by `owner` in `cluster`, as the controller tags it."""
+    tags = [{"Key": OWNER, "Value": owner}, {"Key": CLUSTER, "Value": cluster}]
+    return [{"ResourceType": "security-group", "Tags": tags}]

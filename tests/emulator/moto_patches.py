@@ -43,16 +43,24 @@ What is patched (checked against moto 5.2.5 with boto3, see README.md):
    `RULES_QUOTA`); sg_emulator sets the limit from its control API.
 10. DescribeSecurityGroups filters ip-permission.ipv6-cidr / prefix-list-id (and
    their egress. forms) raised NotImplementedError in moto (HTTP 500).
+11. Cost: moto looked up a resource's tags by scanning every tag in the region
+   (O(N^2) for a tag-filtered DescribeSecurityGroups over N groups), ran every
+   filter on every group, and copied every rule of every group for a group-id
+   filtered DescribeSecurityGroupRules.  Same answers, without the scans.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
+import itertools
+import re
 from typing import Any
 
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import aws_api_matches
 from moto.ec2.exceptions import (
+    InvalidGroupIdMalformedError,
     InvalidParameterValue,
     InvalidPermissionNotFoundError,
     InvalidSecurityGroupNotFoundError,
@@ -65,7 +73,11 @@ from moto.ec2.models.security_groups import (
     SecurityGroupBackend,
     SecurityGroupRule,
 )
+from moto import backends as moto_backends
+from moto.ec2.models.core import TaggedEC2Resource
+from moto.ec2.models.tags import TagBackend
 from moto.ec2.responses.security_groups import SecurityGroups
+from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix, is_valid_security_group_id, simple_aws_filter_to_re
 
 _APPLIED = False
 
@@ -557,6 +569,213 @@ def _rule_filter(attr: str, peer: Any) -> Any:
 
 
 # --------------------------------------------------------------------------
+# 11: filtered describes cost what the matching groups cost
+# --------------------------------------------------------------------------
+
+_FNMATCH_SPECIALS = frozenset("*?[")
+
+
+def _get_tags(self: TaggedEC2Resource) -> list[dict[str, str]]:
+    """moto's get_tags, by a dict lookup instead of a scan of every tag in the region.
+
+    moto ran describe_tags(resource-id=<id>) (fnmatch-anchored, so exactly this id),
+    which walks all tags of all resources: O(all tags) per resource, and so O(N^2)
+    for a describe that filters on or renders the tags of N groups."""
+    rid = self.id  # type: ignore[attr-defined]
+    if not rid:
+        return []
+    tags = getattr(self.ec2_backend, "tags", None)  # type: ignore[attr-defined]
+    if not isinstance(rid, str) or not isinstance(tags, dict) or _FNMATCH_SPECIALS & set(rid):
+        return _orig_get_tags(self)
+    own = tags.get(rid)  # .get: never adds an entry to moto's defaultdict
+    if not own:
+        return []
+    rtype = EC2_PREFIX_TO_RESOURCE.get(get_prefix(rid), "")
+    return [{"resource_id": rid, "key": k, "value": v, "resource_type": rtype} for k, v in own.items()]
+
+
+_REGEX_SPECIALS = frozenset(".^$*+?{}[]\\|()")
+
+
+def _api_pattern(pattern: str) -> Any:
+    """aws_api_matches(pattern, s) is `_api_pattern(pattern).match(str(s))`, compiled once."""
+    pattern, _ = re.subn(r"(?<!\\)\*", r".*", pattern)
+    pattern, _ = re.subn(r"(?<!\\)\?", r".?", pattern)
+    return re.compile(f"^{pattern}$")
+
+
+def _api_literals(values: list[str]) -> set[str] | None:
+    """The strings aws_api_matches accepts for `values` when none holds a regex or glob
+    character (its `^v$` also accepts v plus a final newline), else None."""
+    if any(_REGEX_SPECIALS & set(v) for v in values):
+        return None
+    return set(values) | {v + "\n" for v in values}
+
+
+def _attr_predicate(attr: str, values: list[str]) -> Any:
+    """What moto's filter_group_id / filter_group_name / filter_vpc_id decide."""
+    exact = _api_literals(values)
+    if exact is not None:
+        return lambda obj: str(getattr(obj, attr)) in exact
+    regexes = [_api_pattern(v) for v in values]
+    return lambda obj: any(r.match(str(getattr(obj, attr))) for r in regexes)
+
+
+def _tag_predicate(backend: Any, key: str, values: list[str]) -> Any:  # function or id set
+    """What moto's tag_filter_matches decides for tag:KEY: fnmatch patterns (anchored;
+    a value without *, ? or [ matches itself only), or equal."""
+    regexes = [re.compile(simple_aws_filter_to_re(v)) for v in values if _FNMATCH_SPECIALS & set(v)]
+    if not regexes:  # the ids of the resources so tagged, from the index
+        index = _tag_index(backend)
+        return set().union(*(index.get((key, v), ()) for v in values))
+    exact = set(values)
+    tags = backend.tags
+
+    def matches(grp: SecurityGroup) -> bool:
+        value = tags.get(grp.id, {}).get(key)
+        if value is None:
+            return False
+        return value in exact or any(r.match(value) for r in regexes)
+
+    return matches
+
+
+def _tag_index(backend: Any) -> dict[tuple[str, str], set[str]]:
+    """(key, value) -> ids of the resources with that tag, built from backend.tags on first
+    use and kept by create_tags / delete_tags / delete_tag_keys, the only writers of
+    backend.tags in moto's EC2 (a moto reset makes new backends, and so a new index)."""
+    index = backend.__dict__.get("_sg_tag_index")
+    if index is None:
+        index = {}
+        for rid, own in list(backend.tags.items()):
+            for k, v in own.items():
+                index.setdefault((k, v), set()).add(rid)
+        backend._sg_tag_index = index
+    return index
+
+
+def _indexed(orig: Any) -> Any:
+    """A TagBackend writer that keeps _tag_index (when built) in step with backend.tags."""
+
+    def write(self: Any, resource_ids: list[str], *args: Any, **kwargs: Any) -> Any:
+        index = self.__dict__.get("_sg_tag_index")
+        if index is None:
+            return orig(self, resource_ids, *args, **kwargs)
+        before = {rid: dict(self.tags.get(rid, {})) for rid in resource_ids}
+        try:
+            return orig(self, resource_ids, *args, **kwargs)
+        finally:
+            for rid, old in before.items():
+                for k, v in old.items():
+                    index.get((k, v), set()).discard(rid)
+                for k, v in self.tags.get(rid, {}).items():
+                    index.setdefault((k, v), set()).add(rid)
+
+    write.__wrapped__ = orig  # type: ignore[attr-defined]
+    return write
+
+
+def _cached_moto_modules() -> tuple[str, ...]:
+    """moto.backends.list_of_moto_modules, listed once: moto's server ran a listdir and
+    ~180 stat calls of its own package on every request."""
+    global _MOTO_MODULES
+    if _MOTO_MODULES is None:
+        _MOTO_MODULES = tuple(_orig_list_of_moto_modules())
+    return _MOTO_MODULES
+
+
+_MOTO_MODULES: tuple[str, ...] | None = None
+
+
+_CHEAP_GROUP_FILTERS = {"group-id": "id", "group-name": "group_name", "vpc-id": "vpc_id"}
+
+
+def _cheap_predicates(backend: Any, filters: dict[str, Any]) -> list[Any]:
+    """Predicates equal to some of `filters` that skip moto's per-group work: a
+    function of a group, or the set of ids of the groups (and other resources) it holds."""
+    preds = []
+    for key, values in filters.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            continue
+        try:
+            if key.startswith("tag:"):
+                preds.append(_tag_predicate(backend, key[4:], values))
+            elif key in _CHEAP_GROUP_FILTERS:
+                preds.append(_attr_predicate(_CHEAP_GROUP_FILTERS[key], values))
+        except re.error:
+            continue  # moto's own filter then fails as it did
+    return preds
+
+
+def _describe_security_groups(
+    self: SecurityGroupBackend,
+    group_ids: list[str] | None = None,
+    groupnames: list[str] | None = None,
+    filters: Any = None,
+) -> list[SecurityGroup]:
+    """moto's describe_security_groups, with tag / group-id / group-name / vpc-id filters
+    first applied by cheap predicates; moto's filters then run on the remaining groups
+    only (same groups, same order, same errors)."""
+    matches = [grp for vpc_groups in list(self.groups.values()) for grp in list(vpc_groups.values())]
+    if group_ids:
+        matches = [grp for grp in matches if grp.id in group_ids]
+        if len(group_ids) > len(matches):
+            raise InvalidSecurityGroupNotFoundError(set(group_ids) - set(matches))  # as moto
+    if groupnames:
+        matches = [grp for grp in matches if grp.name in groupnames]
+        if len(groupnames) > len(matches):
+            raise InvalidSecurityGroupNotFoundError(set(groupnames) - set(matches))  # as moto
+    if filters:
+        # an unknown filter fails (HTTP 500) on the first group moto tries it on: only
+        # narrow the groups first when every filter is one moto knows
+        known = all(key.startswith(("tag:", "tag-key", "tag-value")) or key in grp.filters
+                    for grp in matches[:1] for key in filters)
+        for pred in _cheap_predicates(self, filters) if known else []:
+            if isinstance(pred, set):  # candidate ids
+                matches = [grp for grp in matches if grp.id in pred]
+            else:
+                matches = [grp for grp in matches if pred(grp)]
+        matches = [grp for grp in matches if grp.matches_filters(filters)]
+    return matches
+
+
+def _describe_security_group_rules(
+    self: SecurityGroupBackend, sg_rule_ids: list[str], filters: dict[str, list[str]]
+) -> list[SecurityGroupRule]:
+    """moto's describe_security_group_rules copies every rule of every group before
+    filtering; with a group-id filter (and no rule ids, whose existence moto checks
+    against all rules) only the rules of matching groups are copied."""
+    group_ids = filters.get("group-id") if filters else None
+    if sg_rule_ids or not isinstance(group_ids, list) or not group_ids:
+        return _orig_describe_rules(self, sg_rule_ids, filters)
+    for group_id in group_ids:
+        if not is_valid_security_group_id(group_id):
+            raise InvalidGroupIdMalformedError(group_id)
+    try:
+        wanted = _attr_predicate("group_id", group_ids)
+    except re.error:
+        return _orig_describe_rules(self, sg_rule_ids, filters)
+    exact = _api_literals(group_ids)
+    rules = [
+        copy.copy(rule)
+        for vpc_groups in self.groups.values()
+        for group in vpc_groups.values()
+        for rule in itertools.chain(group.egress_rules, group.ingress_rules)
+        if (rule.group_id in exact if exact is not None else wanted(rule))
+    ]
+    for rule in rules:
+        rule.from_port = -1 if rule.from_port is None else rule.from_port
+        rule.to_port = -1 if rule.to_port is None else rule.to_port
+    return [rule for rule in rules if rule.matches_filters(filters)]
+
+
+_orig_get_tags = TaggedEC2Resource.get_tags
+_orig_list_of_moto_modules = moto_backends.list_of_moto_modules
+_orig_describe_groups = SecurityGroupBackend.describe_security_groups
+_orig_describe_rules = SecurityGroupBackend.describe_security_group_rules
+
+
+# --------------------------------------------------------------------------
 
 
 def apply() -> None:
@@ -573,6 +792,12 @@ def apply() -> None:
     SecurityGroup._flattened_rules = _flattened_rules  # type: ignore[method-assign]
     SecurityGroupBackend._sg_update_description = _sg_update_description  # type: ignore[method-assign]
     SecurityGroupBackend.modify_security_group_rules = _modify_security_group_rules  # type: ignore[method-assign]
+    TaggedEC2Resource.get_tags = _get_tags  # type: ignore[method-assign]
+    for name in ("create_tags", "delete_tags", "delete_tag_keys"):
+        setattr(TagBackend, name, _indexed(getattr(TagBackend, name)))
+    moto_backends.list_of_moto_modules = _cached_moto_modules  # type: ignore[assignment]
+    SecurityGroupBackend.describe_security_groups = _describe_security_groups  # type: ignore[method-assign]
+    SecurityGroupBackend.describe_security_group_rules = _describe_security_group_rules  # type: ignore[method-assign]
 
     SecurityGroups.authorize_security_group_ingress = lambda self: _authorize(self, False)  # type: ignore[method-assign]
     SecurityGroups.authorize_security_group_egress = lambda self: _authorize(self, True)  # type: ignore[method-assign]

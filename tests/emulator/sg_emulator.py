@@ -14,6 +14,7 @@ Added over moto (middleware in this file):
   * EC2 RequestLimitExceeded token-bucket throttling (and SSM ThrottlingException),
   * seeded fault injection (500, 503, throttle, dropped connection, slow answer,
     answer dropped after the write committed),
+  * an outage switch (every AWS request's connection shut unanswered),
   * the rules-per-security-group quota (adjustable),
   * request counters,
   * control API under /_emulator/.
@@ -145,6 +146,8 @@ FAULT_KINDS = ("500", "503", "throttle", "drop", "slow", "drop_after_commit")
 DEFAULT_FAULT_KINDS = ("500", "503", "throttle", "drop", "slow")
 # faults after which the client gets no answer at all
 DROP_KINDS = ("drop", "drop_after_commit")
+# config "outage": null (none), or "refuse" (every AWS request's connection shut unanswered)
+OUTAGE_MODES = (None, "refuse")
 
 
 def is_read(operation: str) -> bool:
@@ -483,6 +486,7 @@ class Counters:
         self.faults_injected = 0
         self.faults_by_kind: dict[str, int] = {}
         self.throttled = 0
+        self.outage_refused = 0
 
     def request(self, service: str, op: str) -> None:
         self.total += 1
@@ -521,6 +525,7 @@ class Counters:
                     "faults_injected": self.faults_injected,
                     "faults_by_kind": self.faults_by_kind,
                     "throttled": self.throttled,
+                    "outage_refused": self.outage_refused,
                 }
             )
         )
@@ -544,19 +549,25 @@ class Scope:
         self.throttler = Throttler()
         self.faults = Faults()
         self.quotas = Quotas()
+        self.outage: str | None = None
         self.configured = False
 
     def config(self) -> dict[str, Any]:
-        return {"throttle": self.throttler.config(), "faults": self.faults.cfg, "quotas": dict(self.quotas.values)}
+        return {"throttle": self.throttler.config(), "faults": self.faults.cfg, "quotas": dict(self.quotas.values),
+                "outage": self.outage}
 
     def updated(self, doc: dict[str, Any]) -> dict[str, Any]:
         """The parts `doc` changes (attribute name -> new object), built on copies.
 
         Raises ValueError and changes nothing on a bad document."""
-        unknown = set(doc) - {"throttle", "faults", "quotas"}
+        unknown = set(doc) - {"throttle", "faults", "quotas", "outage"}
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
         parts: dict[str, Any] = {}
+        if "outage" in doc:
+            if doc["outage"] not in OUTAGE_MODES:
+                raise ValueError(f"outage must be one of {list(OUTAGE_MODES)}")
+            parts["outage"] = doc["outage"]
         if "throttle" in doc:
             parts["throttler"] = self.throttler.copy_settings()
             parts["throttler"].update(doc["throttle"])
@@ -579,6 +590,7 @@ class Scope:
         if other.faults.cfg:
             self.faults.update(other.faults.cfg)
         self.quotas = other.quotas.copy()
+        self.outage = other.outage
 
 
 # ---------------------------------------------------------------------------
@@ -768,6 +780,10 @@ class Emulator:
 
     def aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         req = AwsRequest(environ, self._read_body(environ))
+        refused = self._refused_by_outage(req)
+        if refused:
+            self._count_outcome(refused, req, "OutageRefused")
+            return self._dropped(environ, start_response)
         scopes, eff, fault = self._admit(req)
         resp = None if fault == "drop" else self._answer(req, environ, scopes, eff, fault)
         if fault in DROP_KINDS:
@@ -777,6 +793,22 @@ class Emulator:
             return self._dropped(environ, start_response)
         self._count_outcome(scopes, req, error_code_of(req.service, *resp))
         return self._reply(start_response, resp)
+
+    def _refused_by_outage(self, req: AwsRequest) -> list[Scope]:
+        """The scopes counting `req` when an outage is on for it (its key's own config, else
+        the global one), counted; [] when there is none.  No throttle token or fault draw is
+        spent on a refused request."""
+        with self.state_lock:
+            scopes = [self.glob]
+            if req.access_key:
+                scopes.append(self._key_scope(req.access_key))
+            eff = scopes[-1] if scopes[-1].configured else self.glob
+            if eff.outage is None:
+                return []
+            for sc in scopes:
+                sc.counters.request(req.service, req.operation)
+                sc.counters.outage_refused += 1
+        return scopes
 
     def _admit(self, req: AwsRequest) -> tuple[list[Scope], Scope, str | None]:
         """Counts the request; returns the scopes counting it, the one whose config is in

@@ -177,3 +177,47 @@ def test_fault_slow(emu: Emu, ec2) -> None:
     ec2.describe_vpcs()
     assert time.monotonic() - t0 >= 0.4
     assert emu.counts()["faults_by_kind"] == {"slow": 1}
+
+
+CONNECTION_ERRORS = (botocore.exceptions.ConnectionClosedError, botocore.exceptions.ConnectionError)
+
+
+def test_outage_refuses_every_aws_request_until_lifted(emu: Emu, ec2, ssm, vpc_id) -> None:
+    assert emu.configure({"outage": "refuse"})["outage"] == "refuse"
+    with pytest.raises(CONNECTION_ERRORS):
+        make_sg(ec2, vpc_id, "during-outage")  # a write: refused before moto sees it
+    with pytest.raises(CONNECTION_ERRORS):
+        ssm.get_parameters_by_path(Path="/")
+    assert emu.control("GET", "health") == (200, {"ok": True})  # the control API still answers
+    counts = emu.counts()
+    assert counts["outage_refused"] == 2
+    assert counts["errors"] == {"ec2": {"OutageRefused": 1}, "ssm": {"OutageRefused": 1}}
+    assert counts["faults_injected"] == 0 and counts["throttled"] == 0
+
+    assert emu.configure({"outage": None})["outage"] is None
+    names = [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]]
+    assert "during-outage" not in names
+    make_sg(ec2, vpc_id, "after-outage")
+    assert ssm.get_parameters_by_path(Path="/")["Parameters"] == []
+    assert emu.counts()["outage_refused"] == 2
+
+
+def test_outage_per_access_key_and_reset(emu: Emu) -> None:
+    down, up = emu.client("ec2", access_key="down-key"), emu.client("ec2", access_key="up-key")
+    emu.configure({"outage": "refuse"}, access_key="down-key")
+    with pytest.raises(CONNECTION_ERRORS):
+        down.describe_vpcs()
+    up.describe_vpcs()
+    assert emu.control("GET", "config")[1]["outage"] is None
+    assert emu.counts(access_key="down-key")["outage_refused"] == 1
+    assert emu.counts(access_key="up-key")["outage_refused"] == 0
+    status, body = emu.control("POST", "config", {"outage": "drop"})
+    assert status == 400 and "outage" in body["error"]
+
+    emu.configure({"outage": "refuse"})  # global: every key without a config of its own
+    with pytest.raises(CONNECTION_ERRORS):
+        up.describe_vpcs()
+    assert emu.control("POST", "reset")[0] == 200
+    down.describe_vpcs()
+    up.describe_vpcs()
+    assert emu.counts()["outage_refused"] == 0
