@@ -222,6 +222,41 @@ async fn fault_run(changes: u32, dice: &mut Dice) -> Tally {
     tally
 }
 
+/// The AWS endpoint down (every connection refused) for `seconds` while sets change: the
+/// controller keeps running, says `Reconciling` with the reason meanwhile, and converges after.
+async fn outage_run(seconds: u64, dice: &mut Dice) -> Tally {
+    let f = Fixture::new("chaos-outage").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    let (mut live, mut gone, mut tally) = (Live::new(), Vec::new(), Tally::default());
+    for n in 0..2 {
+        change(&f, dice, &mut live, &mut gone, n).await;
+    }
+    check(&f, &live, &gone, &mut tally).await;
+    f.emulator.configure(json!({"outage": "refuse"})).await;
+    let down = Instant::now();
+    for n in 2..5 {
+        change(&f, dice, &mut live, &mut gone, n).await;
+    }
+    let name = live.keys().next().cloned().expect("a live set");
+    let reason = f
+        .wait_for(&name, "Reconciling while AWS is down", |s| {
+            support::fixture::current(s)
+                && support::fixture::condition(s, "Reconciling").is_some_and(|c| c.0 == "True")
+        })
+        .await;
+    let (_, why, _) = support::fixture::condition(&reason, "Reconciling").unwrap();
+    eprintln!("chaos: during the outage {name} says Reconciling ({why})");
+    // The experiment itself: how long the endpoint stays down.
+    tokio::time::sleep(Duration::from_secs(seconds).saturating_sub(down.elapsed())).await;
+    f.emulator.configure(json!({"outage": null})).await;
+    let up = Instant::now();
+    check(&f, &live, &gone, &mut tally).await;
+    tally.seconds.push(up.elapsed().as_secs_f64());
+    tally.trials = 5;
+    finish(&f, live, &mut tally).await;
+    tally
+}
+
 /// Deletes what is left and checks nothing stays behind.
 async fn finish(f: &Fixture, live: Live, tally: &mut Tally) {
     let names: Vec<String> = live.into_keys().collect();
@@ -247,6 +282,8 @@ async fn main() {
     let mut dice = Dice(seed.max(1));
     let kills = kill_trials(trials, &mut dice).await;
     let faults = fault_run(trials.max(5), &mut dice).await;
+    let outage_seconds = arg(&args, "--outage-seconds", 10);
+    let outage = outage_run(outage_seconds, &mut dice).await;
     println!("\nchaos campaign, seed {seed}");
     println!(
         "| run | changes | set checks passed | duplicates | leaks | drift | p50 s to converge | max s |"
@@ -254,6 +291,10 @@ async fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     println!("{}", kills.row("kill -9"));
     println!("{}", faults.row("20 % faults"));
-    let bad = kills.duplicates + kills.leaks + kills.drift + faults.duplicates + faults.leaks + faults.drift;
+    println!("{}", outage.row(&format!("AWS down {outage_seconds} s")));
+    let bad: u32 = [&kills, &faults, &outage]
+        .iter()
+        .map(|t| t.duplicates + t.leaks + t.drift)
+        .sum();
     assert_eq!(bad, 0, "the campaign found duplicates, leaks or drift");
 }
