@@ -237,7 +237,10 @@ async fn outage_run(seconds: u64, dice: &mut Dice) -> Tally {
     for n in 2..5 {
         change(&f, dice, &mut live, &mut gone, n).await;
     }
-    let name = live.keys().next().cloned().expect("a live set");
+    // One set created during the outage: it cannot be Ready, and must say why.
+    let name = support::unique("outage");
+    f.apply(&f.set(&name, spec(1))).await;
+    live.insert(name.clone(), 1);
     let reason = f
         .wait_for(&name, "Reconciling while AWS is down", |s| {
             support::fixture::current(s)
