@@ -1,0 +1,238 @@
+//! `cargo bench --bench scale -- [--sets N] [--resync SECONDS] [--throttle on|off] [-- ARGS]`:
+//! N copies of the seed's 3-tier set applied at once against the real API server and the AWS
+//! emulator (EC2's documented token buckets on by default); the controller is the release
+//! binary, ARGS are passed to it. Calls are counted at the emulator, for the controller's
+//! access key. Prints one table and a JSON line. A benchmark: it asserts only that every set
+//! becomes Ready and that deletion leaves nothing (CI runs it at 5 sets).
+
+#[path = "../tests/e2e/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sg_provisioner::api::SecurityGroupSet;
+
+use support::controller::Controller;
+use support::fixture::{Fixture, applied, condition};
+
+struct Args {
+    sets: usize,
+    resync: u64,
+    throttle: bool,
+    controller: Vec<String>,
+}
+
+fn args() -> Args {
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    let split = all.iter().position(|a| a == "--").unwrap_or(all.len());
+    let (ours, theirs) = all.split_at(split);
+    let get = |name: &str| ours.iter().position(|a| a == name).and_then(|i| ours.get(i + 1));
+    Args {
+        sets: get("--sets").and_then(|v| v.parse().ok()).unwrap_or(10),
+        resync: get("--resync").and_then(|v| v.parse().ok()).unwrap_or(60),
+        throttle: get("--throttle").is_none_or(|v| v != "off"),
+        controller: theirs.iter().skip(1).cloned().collect(),
+    }
+}
+
+/// The seed's three tiers, in the fixture's VPC.
+fn seed_spec() -> Value {
+    let mut set: Value =
+        serde_saphyr::from_str(include_str!("../examples/globalbank-prod-c001-us-west-2-sg.yaml")).unwrap();
+    let spec = set["spec"].as_object_mut().unwrap();
+    spec.remove("vpc");
+    spec.remove("region");
+    set["spec"].take()
+}
+
+/// EC2's buckets as the emulator has them (tests/emulator/sg_emulator.py): capacity, refill/s.
+fn bucket(service: &str, op: &str) -> (&'static str, f64, f64) {
+    match (service, op) {
+        ("ssm", _) => ("ssm", 40.0, 40.0),
+        (_, "AuthorizeSecurityGroupIngress" | "RevokeSecurityGroupIngress") => ("op", 50.0, 5.0),
+        (_, "CreateTags" | "DeleteTags") => ("op", 100.0, 10.0),
+        (_, op) if op.starts_with("Describe") => ("op", 100.0, 20.0),
+        _ => ("op", 50.0, 5.0),
+    }
+}
+
+/// The shortest time EC2's buckets allow for these calls: per bucket, what exceeds its
+/// capacity at its refill rate (per action; SSM's one bucket is shared).
+fn throttle_bound(by_operation: &Value) -> f64 {
+    let mut buckets: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
+    for (service, ops) in by_operation.as_object().into_iter().flatten() {
+        for (op, n) in ops.as_object().into_iter().flatten() {
+            let (scope, capacity, refill) = bucket(service, op);
+            let key = if scope == "ssm" {
+                "ssm".to_string()
+            } else {
+                op.clone()
+            };
+            let entry = buckets.entry(key).or_insert((0.0, capacity, refill));
+            entry.0 += n.as_f64().unwrap_or(0.0);
+        }
+    }
+    buckets
+        .values()
+        .map(|(calls, capacity, refill)| ((calls - capacity) / refill).max(0.0))
+        .fold(0.0, f64::max)
+}
+
+fn proc_field(pid: u32, file: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// User + system CPU of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let num = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    num(11) + num(12)
+}
+
+async fn apply_all(f: &Fixture, names: &[String]) -> Instant {
+    let spec = seed_spec();
+    let started = Instant::now();
+    for chunk in names.chunks(25) {
+        let sets: Vec<SecurityGroupSet> = chunk.iter().map(|n| f.set(n, spec.clone())).collect();
+        futures::future::join_all(sets.iter().map(|s| f.apply(s))).await;
+    }
+    started
+}
+
+/// Seconds from `started` until each set is Ready at its generation.
+async fn ready_times(f: &Fixture, n: usize, started: Instant) -> Vec<f64> {
+    let mut times = BTreeMap::new();
+    let deadline = started + Duration::from_secs(3600);
+    while times.len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} sets Ready after an hour",
+            times.len()
+        );
+        let list = f.sets.list(&Default::default()).await.unwrap();
+        for s in &list.items {
+            let ready = condition(s, "Ready").is_some_and(|c| c.0 == "True") && applied(s);
+            if ready {
+                let name = s.metadata.name.clone().unwrap();
+                times.entry(name).or_insert(started.elapsed().as_secs_f64());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let mut t: Vec<f64> = times.into_values().collect();
+    t.sort_by(f64::total_cmp);
+    t
+}
+
+/// The writes a fresh set needs: its plan against an empty account.
+fn minimum_writes(f: &Fixture) -> usize {
+    use sg_provisioner::{diff, model};
+    let set = f.set("minimum", seed_spec());
+    let validated = model::validate(&set, &model::Limits::default()).expect("the seed is valid");
+    let desired = model::plan(&validated, "default");
+    let inputs = diff::Inputs {
+        vpc_id: f.vpc_id.clone(),
+        ..Default::default()
+    };
+    diff::diff(&desired, &diff::Observed::default(), &inputs)
+        .actions
+        .len()
+}
+
+async fn reset_counts(f: &Fixture) {
+    let base = support::env().emulator_control.clone().unwrap();
+    reqwest::Client::new()
+        .post(format!("{base}/counts/reset"))
+        .query(&[("access_key", &f.key)])
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("reset the counts");
+}
+
+/// Deletes every set; (seconds until all are gone, groups and parameters left).
+async fn delete_all(f: &Fixture, names: &[String]) -> (f64, usize) {
+    let started = Instant::now();
+    let params = kube::api::DeleteParams::default();
+    for chunk in names.chunks(25) {
+        futures::future::join_all(chunk.iter().map(|n| f.sets.delete(n, &params))).await;
+    }
+    for n in names {
+        f.wait_gone(n, Duration::from_secs(3600)).await;
+    }
+    let took = started.elapsed().as_secs_f64();
+    let mut left = 0;
+    for n in names {
+        left += f.group_count(n).await;
+        let path = format!("/sg/{n}/");
+        let out = f
+            .ssm
+            .get_parameters_by_path()
+            .path(path)
+            .recursive(true)
+            .send()
+            .await
+            .unwrap();
+        left += out.parameters().len();
+    }
+    (took, left)
+}
+
+#[tokio::main]
+async fn main() {
+    let a = args();
+    let f = Fixture::new("scale").await;
+    if a.throttle {
+        f.emulator.configure(json!({"throttle": {"enabled": true}})).await;
+    }
+    let resync = format!("{}s", a.resync);
+    let mut cargs = vec!["--resync-period", resync.as_str()];
+    cargs.extend(a.controller.iter().map(String::as_str));
+    let controller = Controller::start(&f.ns, &f.key, &cargs);
+    let pid = controller.pid().expect("the controller runs");
+    let names: Vec<String> = (0..a.sets)
+        .map(|i| support::unique(&format!("scale{i}")))
+        .collect();
+
+    let started = apply_all(&f, &names).await;
+    let ready = ready_times(&f, a.sets, started).await;
+    let counts = f.emulator.counts().await;
+    let total = ready.last().copied().unwrap_or(0.0);
+    let pct = |q: f64| ready[((ready.len() - 1) as f64 * q) as usize];
+    let bound = throttle_bound(&counts["by_operation"]);
+    let writes = counts["writes"].as_f64().unwrap_or(0.0) / a.sets as f64;
+    let minimum = minimum_writes(&f);
+
+    // Two resync periods of no-op resyncs.
+    reset_counts(&f).await;
+    let (ticks, idle_from) = (cpu_ticks(pid), Instant::now());
+    tokio::time::sleep(Duration::from_secs(2 * a.resync)).await;
+    let idle = f.emulator.counts().await;
+    let idle_cpu = (cpu_ticks(pid) - ticks) as f64 / 100.0 / idle_from.elapsed().as_secs_f64();
+    let per_resync = |k: &str| idle[k].as_f64().unwrap_or(0.0) / a.sets as f64 / 2.0;
+    let rss_mib = proc_field(pid, "status", "VmHWM:").unwrap_or(0) as f64 / 1024.0;
+
+    let (delete_s, left) = delete_all(&f, &names).await;
+    let report = json!({
+        "sets": a.sets, "resync_s": a.resync, "throttle": a.throttle,
+        "all_ready_s": total, "p50_s": pct(0.5), "p99_s": pct(0.99),
+        "throttle_bound_s": bound, "ratio": if bound > 0.0 { total / bound } else { 0.0 },
+        "writes_per_set": writes, "minimum_writes_per_set": minimum, "throttled": counts["throttled"],
+        "noop_reads_per_set_per_resync": per_resync("reads"),
+        "noop_writes_per_set_per_resync": per_resync("writes"),
+        "peak_rss_mib": rss_mib, "idle_cpu_pct_of_core": idle_cpu * 100.0,
+        "delete_all_s": delete_s, "left_after_delete": left,
+    });
+    println!("\n| metric | value |\n|---|---|");
+    for (k, v) in report.as_object().unwrap() {
+        println!("| {k} | {v} |");
+    }
+    println!("{report}");
+    assert_eq!(left, 0, "deletion left groups or parameters");
+}
