@@ -58,12 +58,13 @@ fn bucket(service: &str, op: &str) -> (&'static str, f64, f64) {
     }
 }
 
-/// The shortest time EC2's buckets allow for these calls: per bucket, what exceeds its
-/// capacity at its refill rate (per action; SSM's one bucket is shared).
-fn throttle_bound(by_operation: &Value) -> f64 {
+/// The shortest time EC2's buckets allow for the calls that got through (`outcomes`: a
+/// throttled call takes no token): per bucket, what exceeds its capacity at its refill rate
+/// (per action; SSM's one bucket is shared).
+fn throttle_bound(outcomes: &Value) -> f64 {
     let mut buckets: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
-    for (service, ops) in by_operation.as_object().into_iter().flatten() {
-        for (op, n) in ops.as_object().into_iter().flatten() {
+    for (service, ops) in outcomes.as_object().into_iter().flatten() {
+        for (op, by_code) in ops.as_object().into_iter().flatten() {
             let (scope, capacity, refill) = bucket(service, op);
             let key = if scope == "ssm" {
                 "ssm".to_string()
@@ -71,7 +72,7 @@ fn throttle_bound(by_operation: &Value) -> f64 {
                 op.clone()
             };
             let entry = buckets.entry(key).or_insert((0.0, capacity, refill));
-            entry.0 += n.as_f64().unwrap_or(0.0);
+            entry.0 += by_code["ok"].as_f64().unwrap_or(0.0);
         }
     }
     buckets
@@ -205,7 +206,7 @@ async fn main() {
     let counts = f.emulator.counts().await;
     let total = ready.last().copied().unwrap_or(0.0);
     let pct = |q: f64| ready[((ready.len() - 1) as f64 * q) as usize];
-    let bound = throttle_bound(&counts["by_operation"]);
+    let bound = throttle_bound(&counts["outcomes"]);
     let writes = counts["writes"].as_f64().unwrap_or(0.0) / a.sets as f64;
     let minimum = minimum_writes(&f);
 
