@@ -207,36 +207,15 @@ impl AwsApi for Aws {
             .name("group-name")
             .set_values(Some(names.to_vec()))
             .build();
-        let mut pages = self
-            .ec2
-            .describe_security_groups()
-            .filters(filter("vpc-id", vpc_id))
-            .filters(by_name)
-            .into_paginator()
-            .send();
-        let mut groups = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = self.track("ec2", "DescribeSecurityGroups", page)?;
-            groups.extend(page.security_groups().iter().map(observed_group));
-        }
-        Ok(groups)
+        self.groups_where(vec![filter("vpc-id", vpc_id), by_name]).await
     }
 
     async fn groups_referencing(&self, group_id: &str) -> Result<Vec<ObservedGroup>> {
         let mut found: Vec<ObservedGroup> = Vec::new();
         for name in ["ip-permission.group-id", "egress.ip-permission.group-id"] {
-            let mut pages = self
-                .ec2
-                .describe_security_groups()
-                .filters(filter(name, group_id))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = self.track("ec2", "DescribeSecurityGroups", page)?;
-                for g in page.security_groups().iter().map(observed_group) {
-                    if !found.iter().any(|f| f.id == g.id) {
-                        found.push(g);
-                    }
+            for g in self.groups_where(vec![filter(name, group_id)]).await? {
+                if !found.iter().any(|f| f.id == g.id) {
+                    found.push(g);
                 }
             }
         }
