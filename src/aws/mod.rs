@@ -13,6 +13,7 @@ use crate::model::{Direction, Ownership};
 
 #[cfg(test)]
 pub mod fake;
+pub mod fence;
 pub mod limiter;
 mod sdk;
 
@@ -34,13 +35,16 @@ pub enum AwsError {
         code: String,
         message: String,
     },
+    /// Not sent: this replica's leadership lapsed (see [`fence`]).
+    #[error("{operation}: {}", fence::Fenced)]
+    Fenced { operation: &'static str },
 }
 
 impl AwsError {
     pub fn code(&self) -> Option<&str> {
         match self {
             AwsError::Throttled { code, .. } | AwsError::Service { code, .. } => Some(code),
-            AwsError::Transient { .. } => None,
+            AwsError::Transient { .. } | AwsError::Fenced { .. } => None,
         }
     }
 

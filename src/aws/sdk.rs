@@ -2,6 +2,7 @@
 //! each failure classified. Nothing here decides what to do.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{
@@ -10,6 +11,7 @@ use aws_sdk_ec2::types::{
 };
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging};
 
+use super::fence::{Fence, FenceInterceptor};
 use super::{AwsApi, AwsError, Interface, Result};
 use crate::diff::{ConcretePeer, GroupRef, ObservedGroup, Rule};
 use crate::metrics::Metrics;
@@ -29,6 +31,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
+    if super::fence::is_fenced(&err) {
+        return AwsError::Fenced { operation };
+    }
     match &err {
         SdkError::ServiceError(service) => {
             let e = service.err();
@@ -87,6 +92,17 @@ impl Aws {
         }
     }
 
+    /// Clients whose every attempt is checked against the leader's fence first.
+    pub fn fenced(config: &aws_config::SdkConfig, metrics: Metrics, fence: Arc<Fence>) -> Self {
+        let ec2 = aws_sdk_ec2::config::Builder::from(config).interceptor(FenceInterceptor(fence.clone()));
+        let ssm = aws_sdk_ssm::config::Builder::from(config).interceptor(FenceInterceptor(fence));
+        Aws {
+            ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
+            ssm: aws_sdk_ssm::Client::from_conf(ssm.build()),
+            metrics,
+        }
+    }
+
     /// Classifies a call's outcome and counts it (per service, operation and outcome).
     fn track<T, E, R>(
         &self,
@@ -104,6 +120,7 @@ impl Aws {
             Err(AwsError::Throttled { .. }) => "throttled",
             Err(AwsError::Transient { .. }) => "transient",
             Err(AwsError::Service { .. }) => "error",
+            Err(AwsError::Fenced { .. }) => "fenced",
         };
         self.metrics.aws_request(service, operation, outcome);
         result

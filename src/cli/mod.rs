@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::aws::fence::Fence;
 use crate::limits::DEFAULT_RULES_PER_GROUP;
 use crate::metrics::Metrics;
 use crate::model::Limits;
@@ -32,7 +33,7 @@ pub enum Command {
     /// Print the SecurityGroupSet CustomResourceDefinition as YAML.
     Crd,
     /// Run the controller: converge every SecurityGroupSet to AWS.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show the changes the controller would make for the sets in a file (read calls only).
     /// Exit code: 0 no changes, 2 changes, 1 error.
     Plan(pipeline::PlanArgs),
@@ -147,9 +148,21 @@ pub struct RunArgs {
     /// Name of the Lease.
     #[arg(long, env = "SG_LEADER_ELECTION_ID", default_value = "sg-provisioner")]
     pub leader_election_id: String,
-    /// How long a Lease stays valid after its last renewal (renewed a third of it before expiry).
+    /// How long a standby waits, after the Lease record last changed, before taking it over.
+    /// Must exceed the renew deadline (see README, "High availability").
     #[arg(long, env = "SG_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
     pub leader_election_lease_duration: Duration,
+    /// How long after a renewal's start the leader may still call AWS without a newer renewal;
+    /// past it the leader sends nothing more and exits. Must exceed 1.2 × the retry period.
+    #[arg(long, env = "SG_LEADER_ELECTION_RENEW_DEADLINE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub leader_election_renew_deadline: Duration,
+    /// How often the leader renews the Lease and a standby looks at it.
+    #[arg(long, env = "SG_LEADER_ELECTION_RETRY_PERIOD", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub leader_election_retry_period: Duration,
+    /// Longest wait for one answer of the Kubernetes API server (watches excepted: they have
+    /// their own idle timeout); a hung connection is then retried instead of blocking a set.
+    #[arg(long, env = "SG_KUBE_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub kube_request_timeout: Duration,
 }
 
 /// Runs the parsed command; the process exit code is the returned value.
@@ -159,7 +172,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             print!("{}", crate::api::crd_yaml());
             Ok(0)
         }
-        Command::Run(args) => run_controller(args).await.map(|()| 0),
+        Command::Run(args) => run_controller(*args).await.map(|()| 0),
         Command::Plan(args) => pipeline::plan(args).await,
         Command::Apply(args) => pipeline::apply(args).await,
         Command::Destroy(args) => pipeline::destroy(args).await,
@@ -201,36 +214,62 @@ fn rate_limits(settings: &[String]) -> anyhow::Result<crate::aws::limiter::RateL
         .map_err(anyhow::Error::msg)
 }
 
+/// The request client (bounded answers) and the watch client (no read timeout: watches idle).
+async fn kube_clients(request_timeout: Duration) -> anyhow::Result<(kube::Client, kube::Client)> {
+    let config = kube::Config::infer().await?;
+    let watch = kube::Client::try_from(config.clone())?;
+    let mut bounded = config;
+    bounded.read_timeout = Some(request_timeout);
+    bounded.reset_reader_on_write = true;
+    Ok((kube::Client::try_from(bounded)?, watch))
+}
+
+fn election(args: &RunArgs, client: &kube::Client) -> leader::Election {
+    let namespace = args
+        .leader_election_namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_string());
+    let timing = leader::Timing {
+        lease_duration: args.leader_election_lease_duration,
+        renew_deadline: args.leader_election_renew_deadline,
+        retry_period: args.leader_election_retry_period,
+    };
+    leader::Election::new(namespace, args.leader_election_id.clone(), &args.instance, timing)
+}
+
 async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
+    let shutdown = leader::shutdown_signal()?;
     let metrics = Metrics::default();
-    let client = kube::Client::try_default().await?;
+    let (client, watch_client) = kube_clients(args.kube_request_timeout).await?;
+    let election = args.leader_elect.then(|| election(&args, &client));
+    if let Some(e) = &election {
+        e.timing.check().map_err(anyhow::Error::msg)?;
+    }
     // /healthz and /readyz answer while a standby waits for the Lease.
     let listener = tokio::net::TcpListener::bind(&args.metrics_addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "serving /metrics, /healthz, /readyz");
     let server = tokio::spawn(serve::serve(listener, metrics.clone()));
 
-    let leadership = if args.leader_elect {
-        let namespace = args
-            .leader_election_namespace
-            .clone()
-            .unwrap_or_else(|| client.default_namespace().to_string());
-        let election = leader::Election::new(
-            namespace,
-            args.leader_election_id.clone(),
-            &args.instance,
-            args.leader_election_lease_duration,
-        );
-        match leader::acquire(client.clone(), election).await? {
-            Some(l) => Some(l),
-            None => {
-                server.abort();
-                tracing::info!("stopped");
-                return Ok(());
+    // With an election, AWS calls go out only within a renewal's deadline (src/aws/fence.rs).
+    let fence = if election.is_some() {
+        Fence::closed()
+    } else {
+        Fence::unfenced()
+    };
+    let leadership = match election {
+        None => None,
+        Some(election) => {
+            let elector = leader::Elector::new(client.clone(), election, fence.clone());
+            match leader::acquire(elector, shutdown.clone()).await? {
+                Some(l) => Some(l),
+                None => {
+                    server.abort();
+                    tracing::info!("stopped");
+                    return Ok(());
+                }
             }
         }
-    } else {
-        None
     };
 
     // Only the leader gets this far: no AWS client exists before.
@@ -246,30 +285,36 @@ async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
         rate_limits: rate_limits(&args.aws_rate_limit)?,
     };
     tracing::info!(cluster = %settings.cluster_name, resync = ?settings.resync, namespaces = ?settings.namespaces, "starting");
-    let ctx = Arc::new(Context::new(client, settings, metrics, aws_config));
-    let result = match leadership {
-        None => {
-            reconcile::run(ctx).await;
-            Ok(())
-        }
-        Some(leadership) => {
-            let outcome = tokio::select! {
-                () = reconcile::run(ctx) => None,
-                why = leadership.lost() => Some(why),
-            };
-            match outcome {
-                None => {
-                    leadership.release().await;
-                    Ok(())
-                }
-                Some(why) => {
-                    tracing::error!(reason = %why, "lost leadership: stopping");
-                    Err(anyhow::anyhow!("lost leadership: {why}"))
-                }
-            }
-        }
-    };
+    let ctx = Context::new(client, settings, metrics, aws_config, fence).with_watch_client(watch_client);
+    let result = lead(Arc::new(ctx), leadership, shutdown).await;
     server.abort();
     tracing::info!("stopped");
     result
+}
+
+/// Reconciles until shutdown, or until leadership is lost: then the reconciles in flight are
+/// dropped (cancelled) and the process exits with an error, to be restarted as a standby.
+async fn lead(
+    ctx: Arc<Context>,
+    leadership: Option<leader::Leadership>,
+    shutdown: leader::Shutdown,
+) -> anyhow::Result<()> {
+    let Some(mut leadership) = leadership else {
+        reconcile::run(ctx, shutdown).await;
+        return Ok(());
+    };
+    let lost = tokio::select! {
+        () = reconcile::run(ctx, shutdown) => None,
+        why = leadership.lost() => Some(why),
+    };
+    match lost {
+        None => {
+            leadership.release().await;
+            Ok(())
+        }
+        Some(why) => {
+            tracing::error!(reason = %why, "lost leadership: stopping");
+            Err(anyhow::anyhow!("lost leadership: {why}"))
+        }
+    }
 }

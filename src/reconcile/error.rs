@@ -111,6 +111,8 @@ impl Error {
                 c("AwsUnavailable", Health::Reconciling, Retry::Backoff)
             }
             Error::Aws(AwsError::Service { code, .. }) => codes::classify(code),
+            // The process stops: the new leader takes the set over.
+            Error::Aws(AwsError::Fenced { .. }) => c("NotLeader", Health::Reconciling, Retry::Backoff),
             Error::Failed { error, .. } => Error::Aws(error.clone()).classify(),
             Error::Kube(kube::Error::Api(s)) if s.code == 403 => c("Forbidden", Health::Stalled, slowly),
             Error::Kube(_) => c("KubernetesError", Health::Reconciling, Retry::Backoff),

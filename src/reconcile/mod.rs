@@ -18,6 +18,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::api::{FINALIZER, SecurityGroupSet, SecurityGroupSetStatus, TierStatus};
 use crate::aws::Aws;
+use crate::aws::fence::Fence;
 use crate::aws::limiter::{Limited, RateLimits};
 use crate::diff::{Adoption, GroupRef, Quota};
 use crate::metrics::Metrics;
@@ -85,7 +86,10 @@ pub struct Region {
 }
 
 pub struct Context {
+    /// Requests with a bounded answer time.
     pub client: Client,
+    /// Watches (long-lived, idle for minutes: no read timeout).
+    pub watch_client: Client,
     pub settings: Settings,
     pub metrics: Metrics,
     recorder: Recorder,
@@ -96,6 +100,8 @@ pub struct Context {
     stalls: stalls::Stalls,
     /// Every watched set, as the watches see it (filled by [`run`]).
     sets: OnceLock<Vec<Store<runner::Guarded>>>,
+    /// Closed when leadership lapses: no AWS call, status write or Event after that.
+    pub fence: Arc<Fence>,
 }
 
 impl Context {
@@ -104,6 +110,7 @@ impl Context {
         settings: Settings,
         metrics: Metrics,
         base_config: aws_config::SdkConfig,
+        fence: Arc<Fence>,
     ) -> Self {
         let reporter = Reporter {
             controller: "sg-provisioner".into(),
@@ -111,6 +118,7 @@ impl Context {
         };
         Context {
             recorder: Recorder::new(client.clone(), reporter),
+            watch_client: client.clone(),
             client,
             settings,
             metrics,
@@ -119,7 +127,14 @@ impl Context {
             failures: Mutex::default(),
             stalls: stalls::Stalls::default(),
             sets: OnceLock::new(),
+            fence,
         }
+    }
+
+    /// Watches go through `client` unless given their own.
+    pub fn with_watch_client(mut self, client: Client) -> Self {
+        self.watch_client = client;
+        self
     }
 
     /// The SDK clients for a set's region (the controller's when the set names none), behind
@@ -139,7 +154,7 @@ impl Context {
                 if let Some(r) = region {
                     config = config.region(aws_config::Region::new(r.to_string()));
                 }
-                let aws = Aws::new(&config.build(), self.metrics.clone());
+                let aws = Aws::fenced(&config.build(), self.metrics.clone(), self.fence.clone());
                 Region {
                     aws: Limited::new(aws, self.settings.rate_limits.clone(), self.metrics.clone()),
                     // A resync reads a view at most one period old: drift is found within two.
@@ -191,6 +206,10 @@ fn key(set: &SecurityGroupSet) -> String {
 pub async fn reconcile(set: Arc<SecurityGroupSet>, ctx: Arc<Context>) -> Result<Action, Error> {
     let span = info_span!("reconcile", set = %key(&set));
     async move {
+        if ctx.fence.check().is_err() {
+            // Leadership lapsed; the process is stopping and the new leader has the set.
+            return Ok(Action::await_change());
+        }
         let started = Instant::now();
         let api: Api<SecurityGroupSet> =
             Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
@@ -211,6 +230,8 @@ pub async fn reconcile(set: Arc<SecurityGroupSet>, ctx: Arc<Context>) -> Result<
             Ok(_) => {
                 ctx.failures.lock().unwrap().remove(&key(&set));
             }
+            // A stale leader writes no status: the new leader's would be overwritten.
+            Err(_) if ctx.fence.check().is_err() => {}
             Err(err) => report_failure(&set, err, &ctx).await,
         }
         result
@@ -290,7 +311,7 @@ async fn write_status(
     ctx: &Context,
     status: SecurityGroupSetStatus,
 ) -> Result<(), Error> {
-    if set.status.as_ref() == Some(&status) {
+    if set.status.as_ref() == Some(&status) || ctx.fence.check().is_err() {
         return Ok(());
     }
     let api: Api<SecurityGroupSet> =

@@ -29,9 +29,13 @@ use crate::api::SecurityGroupSet;
 /// A set as the watch delivers it: decoded, or the metadata of one that could not be.
 pub type Guarded = DeserializeGuard<SecurityGroupSet>;
 
-/// Runs the controller until SIGTERM / SIGINT.
-pub async fn run(ctx: Arc<Context>) {
-    let client = ctx.client.clone();
+/// Runs the controller until `shutdown` resolves (SIGTERM / SIGINT), letting the reconciles
+/// in flight finish.
+pub async fn run<S>(ctx: Arc<Context>, shutdown: S)
+where
+    S: std::future::Future<Output = ()> + Clone + Send + Sync + 'static,
+{
+    let client = ctx.watch_client.clone();
     let apis: Vec<Api<Guarded>> = if ctx.settings.namespaces.is_empty() {
         vec![Api::all(client)]
     } else {
@@ -45,15 +49,30 @@ pub async fn run(ctx: Arc<Context>) {
     }
     let controllers = scopes
         .into_iter()
-        .map(|(api, (reader, writer))| controller(api, reader, writer, ctx.clone()));
-    futures::future::join_all(controllers).await;
+        .map(|(api, (reader, writer))| controller(api, reader, writer, ctx.clone(), shutdown.clone()));
+    let all = futures::future::join_all(controllers);
+    tokio::pin!(all);
+    tokio::select! {
+        _ = &mut all => return,
+        () = shutdown => {}
+    }
+    // kube-runtime's graceful shutdown waits for the reconciles in flight, but never ends when
+    // the signal came before its first list finished: bound it (well within the pod's 30 s).
+    if tokio::time::timeout(SHUTDOWN_GRACE, all).await.is_err() {
+        warn!(grace = ?SHUTDOWN_GRACE, "reconciles still running at shutdown were cancelled");
+    }
 }
+
+/// How long the reconciles in flight may finish after SIGTERM (each is safe to cut: the next
+/// leader finds its groups by tag).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 async fn controller(
     api: Api<Guarded>,
     reader: Store<Guarded>,
     writer: reflector::store::Writer<Guarded>,
     ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let acted_on = predicates::generation
         .combine(predicates::annotations)
@@ -69,7 +88,7 @@ async fn controller(
     let config = controller::Config::default().concurrency(ctx.settings.concurrency);
     Controller::for_stream(triggers, reader)
         .with_config(config)
-        .shutdown_on_signal()
+        .graceful_shutdown_on(shutdown)
         .run(reconcile_guarded, error_policy_guarded, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {

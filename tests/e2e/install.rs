@@ -146,7 +146,7 @@ fn default_values_render_a_hardened_least_privilege_install() {
         lease_role["rules"],
         json!([
             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
-            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["sg-provisioner"], "verbs": ["get", "patch"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["sg-provisioner"], "verbs": ["get", "update"]},
         ])
     );
 

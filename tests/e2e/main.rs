@@ -13,6 +13,7 @@ mod drift;
 mod egress_and_quota;
 mod emulator;
 mod failures;
+mod fencing;
 mod hostile;
 mod iam;
 mod image;

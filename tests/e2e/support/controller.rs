@@ -105,6 +105,20 @@ impl Controller {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Sends `signal` (e.g. SIGSTOP, SIGCONT) to the running process.
+    pub fn signal(&self, signal: i32) {
+        let pid = self.pid().expect("running") as i32;
+        // SAFETY: a child this value started and has not reaped (its pid cannot be reused).
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill({pid}, {signal})");
+    }
+
+    /// The exit status, once the process has ended by itself (reaped here).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        let status = self.child.as_mut()?.try_wait().ok().flatten()?;
+        self.child = None;
+        Some(status)
+    }
+
     pub fn log_path(&self) -> PathBuf {
         self.log.clone()
     }
