@@ -16,6 +16,7 @@ Added over moto (middleware in this file):
     answer dropped after the write committed),
   * an outage switch (every AWS request's connection shut unanswered),
   * the rules-per-security-group quota (adjustable),
+  * optional eventual consistency (consistency.py),
   * request counters,
   * control API under /_emulator/.
 Fixes inside moto's security-group model: moto_patches.py.
@@ -44,6 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+import consistency  # noqa: E402
 import moto_patches  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
@@ -487,6 +489,8 @@ class Counters:
         self.faults_by_kind: dict[str, int] = {}
         self.throttled = 0
         self.outage_refused = 0
+        self.consistency_hidden = 0
+        self.consistency_by_kind: dict[str, int] = {}
 
     def request(self, service: str, op: str) -> None:
         self.total += 1
@@ -507,6 +511,12 @@ class Counters:
             errs = self.errors.setdefault(service, {})
             errs[code] = errs.get(code, 0) + 1
 
+    def consistency(self, kinds: Iterable[str]) -> None:
+        """One answer changed by eventual consistency, in these ways."""
+        self.consistency_hidden += 1
+        for kind in kinds:
+            self.consistency_by_kind[kind] = self.consistency_by_kind.get(kind, 0) + 1
+
     def fault(self, kind: str) -> None:
         self.faults_injected += 1
         self.faults_by_kind[kind] = self.faults_by_kind.get(kind, 0) + 1
@@ -526,6 +536,8 @@ class Counters:
                     "faults_by_kind": self.faults_by_kind,
                     "throttled": self.throttled,
                     "outage_refused": self.outage_refused,
+                    "consistency_hidden": self.consistency_hidden,
+                    "consistency_by_kind": self.consistency_by_kind,
                 }
             )
         )
@@ -549,18 +561,19 @@ class Scope:
         self.throttler = Throttler()
         self.faults = Faults()
         self.quotas = Quotas()
+        self.consistency = consistency.Consistency()
         self.outage: str | None = None
         self.configured = False
 
     def config(self) -> dict[str, Any]:
         return {"throttle": self.throttler.config(), "faults": self.faults.cfg, "quotas": dict(self.quotas.values),
-                "outage": self.outage}
+                "outage": self.outage, "consistency": dict(self.consistency.values)}
 
     def updated(self, doc: dict[str, Any]) -> dict[str, Any]:
         """The parts `doc` changes (attribute name -> new object), built on copies.
 
         Raises ValueError and changes nothing on a bad document."""
-        unknown = set(doc) - {"throttle", "faults", "quotas", "outage"}
+        unknown = set(doc) - {"throttle", "faults", "quotas", "outage", "consistency"}
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
         parts: dict[str, Any] = {}
@@ -577,6 +590,9 @@ class Scope:
         if "quotas" in doc:
             parts["quotas"] = self.quotas.copy()
             parts["quotas"].update(doc["quotas"])
+        if "consistency" in doc:
+            parts["consistency"] = self.consistency.copy()
+            parts["consistency"].update(doc["consistency"])
         return parts
 
     def apply(self, parts: dict[str, Any]) -> None:
@@ -590,6 +606,7 @@ class Scope:
         if other.faults.cfg:
             self.faults.update(other.faults.cfg)
         self.quotas = other.quotas.copy()
+        self.consistency = other.consistency.copy()
         self.outage = other.outage
 
 
@@ -658,6 +675,8 @@ def _reason(status: int) -> str:
 class Emulator:
     def __init__(self) -> None:
         moto_patches.apply()
+        consistency.apply()
+        self.ledger = consistency.Ledger()  # under moto_lock
         self.moto_app = DomainDispatcherApplication(create_backend_app)
         self.state_lock = threading.Lock()  # counters, config, rng, buckets
         self.moto_lock = threading.RLock()  # moto itself is not thread-safe
@@ -666,6 +685,7 @@ class Emulator:
         self.env_throttle: Any = None
         self.env_faults: Any = None
         self.env_quotas: Any = None
+        self.env_consistency: Any = None
 
     # -- config -------------------------------------------------------------
 
@@ -684,6 +704,9 @@ class Emulator:
         raw = os.environ.get("SG_EMULATOR_QUOTAS", "").strip()
         if raw:
             self.env_quotas = json.loads(raw)
+        raw = os.environ.get("SG_EMULATOR_CONSISTENCY", "").strip()
+        if raw:
+            self.env_consistency = json.loads(raw)
         self.defaults()
 
     def defaults(self) -> None:
@@ -695,6 +718,8 @@ class Emulator:
             glob.faults.update(self.env_faults)
         if self.env_quotas:
             glob.quotas.update(self.env_quotas)
+        if self.env_consistency:
+            glob.consistency.update(self.env_consistency)
         self.glob = glob
         self.keys = {}
 
@@ -835,7 +860,12 @@ class Emulator:
             time.sleep((eff.faults.cfg or {}).get("slow_seconds", 0.0))
         if not self._allowed(req, scopes, eff):
             return service_error(req.service, "throttle")
-        return self._call_moto(req, environ, eff)
+        resp, kinds = self._call_moto(req, environ, eff)
+        if kinds:
+            with self.state_lock:
+                for sc in scopes:
+                    sc.counters.consistency(sorted(kinds))
+        return resp
 
     def _allowed(self, req: AwsRequest, scopes: list[Scope], eff: Scope) -> bool:
         if req.service not in ("ec2", "ssm"):
@@ -848,11 +878,37 @@ class Emulator:
                     sc.counters.throttled += 1
         return allowed
 
-    def _call_moto(self, req: AwsRequest, environ: dict[str, Any], eff: Scope) -> Response:
+    def _call_moto(self, req: AwsRequest, environ: dict[str, Any], eff: Scope) -> tuple[Response, set[str]]:
+        """The answer, and how eventual consistency changed it (consistency kinds)."""
         with self.moto_lock:
             moto_patches.RULES_QUOTA.limit = eff.quotas.values["rules_per_security_group"]
+            hidden = self.ledger.named_hidden_group(req, eff.consistency)
+            if hidden:
+                return (ec2_error(400, "InvalidGroup.NotFound", f"The security group '{hidden}' does not exist"),
+                        {consistency.GROUP_NOT_FOUND})
             resp = self._precheck(req, environ)
-            return resp if resp is not None else self._buffered(self.moto_app, environ)
+            if resp is not None:
+                return resp, set()
+            backend_of = self._backends_of(req, environ)
+            pre = self.ledger.before_write(req, backend_of)
+            with self.ledger.view(req, backend_of, eff.consistency) as kinds:
+                resp = self._buffered(self.moto_app, environ)
+            self.ledger.after_write(req, resp, backend_of, pre)
+            return resp, kinds
+
+    def _backends_of(self, req: AwsRequest, environ: dict[str, Any]) -> Callable[[str], Any]:
+        """service ("ec2" / "ssm") -> the request's moto backend (None if there is none)."""
+        def backend_of(service: str) -> Any:
+            try:
+                if service == "ec2":
+                    from moto.ec2.models import ec2_backends as backends
+                else:
+                    from moto.ssm.models import ssm_backends as backends
+                return backends[self._account_id(req, environ)][req.region]
+            except Exception:
+                return None
+
+        return backend_of
 
     def _precheck(self, req: AwsRequest, environ: dict[str, Any]) -> Response | None:
         """The emulator's answer where AWS refuses a request moto would carry out."""
@@ -1020,6 +1076,7 @@ class Emulator:
             "counts": ("GET",),
             "counts/reset": ("POST",),
             "config": ("GET", "POST"),
+            "clock": ("GET", "POST"),
             "reset": ("POST",),
         }
         if sub not in routes:
@@ -1051,9 +1108,12 @@ class Emulator:
 
             with self.moto_lock:
                 moto_api_backend.reset()
+                self.ledger.reset()
             with self.state_lock:
                 self.defaults()
             return ok({"ok": True})
+        if sub == "clock":
+            return self._clock(method, body)
         # config
         with self.state_lock:
             if access_key:
@@ -1074,6 +1134,24 @@ class Emulator:
                     current = self._configured_key_scope(access_key)
                 current.apply(parts)
             return ok(current.config())
+
+    def _clock(self, method: str, body: bytes) -> Response:
+        """GET: the consistency clock's offset; POST {"advance_s": S}: moves it S >= 0 seconds
+        on (everything recorded is then S seconds older)."""
+        def answer(doc: Any, status: int = 200) -> Response:
+            return status, [("Content-Type", "application/json")], json.dumps(doc).encode()
+
+        with self.moto_lock:
+            if method == "POST":
+                try:
+                    doc = json.loads(body or b"{}")
+                    seconds = doc["advance_s"] if isinstance(doc, dict) and set(doc) == {"advance_s"} else None
+                except ValueError:
+                    seconds = None
+                if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
+                    return answer({"error": 'body must be {"advance_s": <seconds >= 0>}'}, 400)
+                self.ledger.advance(float(seconds))
+            return answer({"offset_s": self.ledger.offset})
 
     def _configured_key_scope(self, access_key: str) -> Scope:
         """Key K's scope with a config of its own (a copy of the global one at first)."""
@@ -1134,7 +1212,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         emulator.load_env()
     except (ValueError, TypeError) as e:
-        print(f"sg_emulator: bad SG_EMULATOR_THROTTLE / SG_EMULATOR_FAULTS / SG_EMULATOR_QUOTAS: {e}", file=sys.stderr)
+        print(f"sg_emulator: bad SG_EMULATOR_THROTTLE / SG_EMULATOR_FAULTS / SG_EMULATOR_QUOTAS / SG_EMULATOR_CONSISTENCY: {e}", file=sys.stderr)
         return 2
     emulator.prewarm()
 
