@@ -67,7 +67,7 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Tier(t) => write!(f, "tier {t}"),
             Endpoint::Net(n) => f.write_str(&n.short()),
-            Endpoint::Internet => f.write_str("the internet (0.0.0.0/0, ::/0)"),
+            Endpoint::Internet => f.write_str("the internet"),
             Endpoint::PrefixList(p) => write!(f, "prefix list {p}"),
             Endpoint::Group(g) => write!(f, "group {g}"),
         }
