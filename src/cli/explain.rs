@@ -25,8 +25,8 @@ pub struct ExplainArgs {
     /// stdin).
     pub file: PathBuf,
     /// Where the flow starts: a tier of the set, an IP or CIDR (IPv4 or IPv6), a prefix list
-    /// id (pl-...), a security group id (sg-...; a tier when it is one of the set's groups,
-    /// with --live) or `internet` (0.0.0.0/0 and ::/0). Tier names come first.
+    /// id (pl-...), a security group id (sg-...; with --live, one of the set's own groups
+    /// stands for its tier) or `internet` (0.0.0.0/0 and ::/0). Tier names come first.
     #[arg(required_unless_present = "exposed", allow_hyphen_values = true)]
     pub from: Option<String>,
     /// Where the flow goes: the same forms as FROM.

@@ -14,6 +14,7 @@ mod drift;
 mod egress_and_quota;
 mod emulator;
 mod explain_cli;
+mod explain_live;
 mod failures;
 mod hostile;
 mod iam;
