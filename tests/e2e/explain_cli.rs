@@ -134,3 +134,25 @@ fn bad_input_exits_2() {
         assert!(err.contains(message), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_file_of_several_sets_needs_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = std::fs::read_to_string(repo_root().join(SEED)).unwrap();
+    let other = seed.replace("name: globalbank-prod-c001-us-west-2-sg", "name: other");
+    let path = dir.path().join("two.yaml");
+    std::fs::write(&path, format!("{seed}\n---\n{other}")).unwrap();
+    let file = path.to_string_lossy().into_owned();
+    let (code, _, err) = offline(&["explain", &file, "web", "app", "8080"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("holds 2 sets (globalbank-prod-c001-us-west-2-sg, other): choose one with --set NAME"),
+        "{err}"
+    );
+    let (code, out, err) = offline(&["explain", &file, "web", "app", "8080", "--set", "other"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("platform/other "), "{out}");
+    let (code, _, err) = offline(&["diagram", &file, "--set", "nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("holds no set nope"), "{err}");
+}
