@@ -93,11 +93,7 @@ pub fn audit(
         for p in g.ip_permissions() {
             let traffic = RuleMatch::from_aws(p.ip_protocol().unwrap_or("-1"), p.from_port(), p.to_port());
             for source in world_sources(p) {
-                let risky: Vec<i32> = RISKY_PORTS
-                    .iter()
-                    .copied()
-                    .filter(|port| traffic.covers_port(*port))
-                    .collect();
+                let risky = risky_ports(&traffic);
                 if !risky.is_empty() {
                     findings.push(finding(
                         "risky-port-public",
@@ -141,6 +137,31 @@ pub fn audit(
             .then(a.message.cmp(&b.message))
     });
     findings
+}
+
+/// The risky ports that `traffic` lets through: the port itself, a range holding it, or
+/// protocol `all`.
+pub fn risky_ports(traffic: &RuleMatch) -> Vec<i32> {
+    RISKY_PORTS
+        .iter()
+        .copied()
+        .filter(|port| traffic.covers_port(*port))
+        .collect()
+}
+
+/// What usually listens on a risky port.
+pub fn risky_port_name(port: i32) -> &'static str {
+    match port {
+        22 => "SSH",
+        3389 => "RDP",
+        445 => "SMB",
+        139 => "NetBIOS",
+        1433 => "SQL Server",
+        3306 => "MySQL",
+        5432 => "PostgreSQL",
+        27017 => "MongoDB",
+        _ => "risky port",
+    }
 }
 
 fn world_sources(p: &IpPermission) -> Vec<&str> {
@@ -223,6 +244,19 @@ mod tests {
             assert_eq!(found.first().map(|f| f.rule_id), want, "{shown}");
             assert!(found.len() <= 1, "one finding per rule: {found:?}");
         }
+    }
+
+    #[test]
+    fn every_risky_port_has_a_name() {
+        for port in RISKY_PORTS {
+            assert_ne!(risky_port_name(port), "risky port", "{port}");
+        }
+        let all = RuleMatch::from_aws("-1", None, None);
+        assert_eq!(risky_ports(&all), RISKY_PORTS);
+        assert_eq!(
+            risky_ports(&RuleMatch::from_aws("tcp", Some(3000), Some(3400))),
+            [3389, 3306]
+        );
     }
 
     #[test]

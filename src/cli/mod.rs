@@ -12,10 +12,13 @@ use crate::model::Limits;
 use crate::reconcile::{self, Context, Settings};
 
 pub mod audit;
+pub mod diagram;
+pub mod explain;
 pub mod leader;
 pub mod pipeline;
 mod serve;
 pub mod validate;
+pub mod view;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -46,6 +49,14 @@ pub enum Command {
     /// Check manifests offline against the CRD's schema and rules (no cluster, no AWS).
     /// Exit code: 0 valid, 1 problems, 2 unreadable input.
     Validate(validate::ValidateArgs),
+    /// Is a flow allowed (FROM TO PORT[/PROTO]), by which rules on each side, and if not, the
+    /// nearest rules and why; or (--exposed) every ingress rule the internet reaches. Reads the
+    /// file's desired state, or AWS with --live.
+    /// Exit code: 0 allowed, 3 denied, 2 bad input, 1 AWS failure.
+    Explain(explain::ExplainArgs),
+    /// Draw the set's allowed flows as Mermaid, Graphviz DOT or SVG (internet-exposed edges in
+    /// red). Reads the file's desired state, or AWS with --live.
+    Diagram(diagram::DiagramArgs),
 }
 
 /// How a pipeline command prints its result.
@@ -178,6 +189,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Destroy(args) => pipeline::destroy(args).await,
         Command::Audit(args) => audit::run(args).await,
         Command::Validate(args) => validate::run(args),
+        Command::Explain(args) => explain::run(args).await,
+        Command::Diagram(args) => diagram::run(args).await,
     }
 }
 
