@@ -41,6 +41,11 @@ pub enum Error {
     /// A write found AWS ahead of the observation the plan was made from.
     #[error("AWS changed since it was read: {0}")]
     ObservedTooEarly(String),
+    /// AWS answered that one of the set's own groups does not exist, or a group name is taken
+    /// by a group no describe shows yet: EC2 is eventually consistent for a few seconds after
+    /// a create (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+    #[error("not visible yet (EC2 is eventually consistent): {0}")]
+    NotYetVisible(String),
     #[error("deletion blocked: {}", .0.join("; "))]
     DeletionBlocked(Vec<String>),
     /// Several actions failed, or one did and others depended on it; the rest were applied.
@@ -125,6 +130,7 @@ impl Error {
                 _ => c("ParameterNotOwned", Health::Stalled, slowly),
             },
             Error::ObservedTooEarly(_) => c("AwsChanged", Health::Reconciling, Retry::Backoff),
+            Error::NotYetVisible(_) => c("AwsEventuallyConsistent", Health::Reconciling, Retry::Backoff),
             Error::DeletionBlocked(_) => c("DeletionBlocked", Health::Reconciling, Retry::Backoff),
             // The first failure decides, as if it had been alone.
             Error::Incomplete { failed, .. } => failed[0].1.classify(),

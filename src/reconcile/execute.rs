@@ -40,7 +40,7 @@ pub async fn run<A: AwsApi>(
             Ok(()) => failures.applied.push(action.to_string()),
             Err(e) => {
                 warn!(%action, error = %e, "failed");
-                failures.record(action, in_context(action, e));
+                failures.record(action, in_context(action, own_group_not_visible(e, &ids)));
             }
         }
     }
@@ -61,6 +61,22 @@ pub fn permanent_failures(error: &Error) -> Held {
     match error {
         Error::Incomplete { failed, .. } => failed.iter().filter_map(|(_, e)| one(e)).collect(),
         other => one(other).into_iter().collect(),
+    }
+}
+
+/// `InvalidGroup.NotFound` naming one of the set's own groups (observed, or created moments
+/// ago) is EC2's eventual consistency, not a missing peer: retried soon, never held.
+fn own_group_not_visible(error: Error, ids: &BTreeMap<String, String>) -> Error {
+    match &error {
+        Error::Aws(AwsError::Service { code, message, .. })
+            if code == "InvalidGroup.NotFound"
+                && ids
+                    .values()
+                    .any(|id| !id.is_empty() && message.contains(id.as_str())) =>
+        {
+            Error::NotYetVisible(error.to_string())
+        }
+        _ => error,
     }
 }
 
@@ -307,7 +323,12 @@ async fn create_group<A: AwsApi>(
         Ok(id) => Ok(id),
         Err(e) if e.is("InvalidGroup.Duplicate") => {
             let named = aws.groups_named(vpc_id, &[name.to_string()]).await?;
-            let found = named.into_iter().next().unwrap_or_default();
+            let Some(found) = named.into_iter().next() else {
+                // The name is taken by a group no describe shows yet (created moments ago).
+                return Err(Error::NotYetVisible(format!(
+                    "group {name} exists but is not listed yet"
+                )));
+            };
             if ownership.owns(&found.tags) {
                 // Ours after all: it appeared after the observation (another reconcile, or a
                 // describe that lagged). The next reconcile finds it.

@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	test-apiserver --data-dir DIR [--port N] [-- EXTRA-KUBE-APISERVER-FLAGS...]
+//	test-apiserver --data-dir DIR [--port N] [--persist] [-- EXTRA-KUBE-APISERVER-FLAGS...]
 //
 // When the API server is ready it prints, on stdout, exactly two lines and nothing else:
 //
@@ -95,8 +95,9 @@ func run() int {
 	noParentWatch := fs.Bool("no-parent-watch", false, "keep running when the parent process exits (for detached use by tests/env/up)")
 	dataDir := fs.String("data-dir", "", "directory for everything this program writes (required; created if missing)")
 	port := fs.Int("port", 0, "secure port of the API server on 127.0.0.1 (0 = pick a free port)")
+	persist := fs.Bool("persist", false, "keep etcd's data and the certificates in --data-dir, so that a restart with the same --data-dir and --port is the same cluster")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: test-apiserver --data-dir DIR [--port N] [-- EXTRA-KUBE-APISERVER-FLAGS...]\n")
+		fmt.Fprintf(fs.Output(), "usage: test-apiserver --data-dir DIR [--port N] [--persist] [-- EXTRA-KUBE-APISERVER-FLAGS...]\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -150,7 +151,7 @@ func run() int {
 		}
 	}()
 
-	s := &server{dir: dir, logPath: logPath, abort: make(chan struct{}), apiErr: make(chan error, 1)}
+	s := &server{dir: dir, logPath: logPath, persist: *persist, abort: make(chan struct{}), apiErr: make(chan error, 1)}
 	klog.OsExit = s.exitHook
 	defer s.cleanup()
 
@@ -249,6 +250,7 @@ type server struct {
 	apiErr       chan error
 	kubeconfig   string
 	version      string
+	persist      bool // etcd's data and the certificates stay in dir when stopped
 
 	mu        sync.Mutex // guards the fields below
 	etcdDir   string
@@ -267,9 +269,12 @@ func (s *server) start(port int, extraArgs []string) error {
 	if err := os.MkdirAll(pki, 0o700); err != nil {
 		return err
 	}
-	c, err := writePKI(pki)
-	if err != nil {
-		return fmt.Errorf("generate certificates: %w", err)
+	// With --persist a restart keeps its CA: its clients' kubeconfig stays valid.
+	c, err := loadPKI(pki)
+	if err != nil || !s.persist {
+		if c, err = writePKI(pki); err != nil {
+			return fmt.Errorf("generate certificates: %w", err)
+		}
 	}
 
 	etcdURL, err := s.startEtcd()
@@ -378,8 +383,11 @@ func runAPIServer(ctx context.Context, args []string, ln net.Listener) error {
 }
 
 func (s *server) startEtcd() (string, error) {
-	var err error
-	etcdDir, err := os.MkdirTemp(s.dir, "etcd-")
+	etcdDir := filepath.Join(s.dir, "etcd")
+	err := os.MkdirAll(etcdDir, 0o700)
+	if !s.persist {
+		etcdDir, err = os.MkdirTemp(s.dir, "etcd-")
+	}
 	if err != nil {
 		return "", err
 	}
@@ -534,7 +542,7 @@ func (s *server) stopEtcd(timeout time.Duration) {
 				klog.InfoS("test-apiserver: etcd did not stop in time; exiting anyway", "timeout", timeout)
 			}
 		}
-		if dir != "" {
+		if dir != "" && !s.persist {
 			_ = os.RemoveAll(dir)
 		}
 	})
@@ -587,8 +595,8 @@ type certs struct {
 	caPEM, adminCertPEM, adminKeyPEM                            []byte
 }
 
-func writePKI(dir string) (*certs, error) {
-	c := &certs{
+func pkiPaths(dir string) *certs {
+	return &certs{
 		caCert:      filepath.Join(dir, "ca.crt"),
 		servingCert: filepath.Join(dir, "apiserver.crt"),
 		servingKey:  filepath.Join(dir, "apiserver.key"),
@@ -596,6 +604,31 @@ func writePKI(dir string) (*certs, error) {
 		adminKey:    filepath.Join(dir, "admin.key"),
 		saKey:       filepath.Join(dir, "sa.key"),
 	}
+}
+
+// loadPKI reads what an earlier run's writePKI left in dir; an error when anything is missing.
+func loadPKI(dir string) (*certs, error) {
+	c := pkiPaths(dir)
+	var err error
+	if c.caPEM, err = os.ReadFile(c.caCert); err != nil {
+		return nil, err
+	}
+	if c.adminCertPEM, err = os.ReadFile(c.adminCert); err != nil {
+		return nil, err
+	}
+	if c.adminKeyPEM, err = os.ReadFile(c.adminKey); err != nil {
+		return nil, err
+	}
+	for _, p := range []string{c.servingCert, c.servingKey, c.saKey} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func writePKI(dir string) (*certs, error) {
+	c := pkiPaths(dir)
 	now := time.Now().Add(-time.Hour)
 	notAfter := now.Add(10 * 365 * 24 * time.Hour)
 

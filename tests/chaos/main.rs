@@ -5,7 +5,13 @@
 //!    added or removed, delete) with the controller killed at a random moment after it, then
 //!    restarted, then checked.
 //! 2. **faults**: 20 % of AWS calls fail (500, 503, throttle, dropped connection, dropped answer
-//!    after the write) while sets are created, changed and deleted; then checked.
+//!    after the write), with the emulator eventually consistent (a new group hidden for 2 s,
+//!    rule changes and parameters visible after 1 s), while sets are created, changed and
+//!    deleted; then checked.
+//! 3. **AWS down**: the endpoint refuses every connection for `--outage-seconds` (default 10).
+//! 4. **HA** (`ha.rs`): two replicas with leader election; the leader frozen past its lease and
+//!    resumed (it must write nothing more), then the API server restarted mid-change (both
+//!    replicas must ride it out without exiting).
 //!
 //! Checked after each, at the emulator: every live set has exactly one group per tier and AWS
 //! matches its spec (a fresh plan of the set is empty), its parameters hold its group ids, and a
@@ -13,6 +19,8 @@
 
 #[path = "../e2e/support/mod.rs"]
 mod support;
+
+mod ha;
 
 use std::time::{Duration, Instant};
 
@@ -102,6 +110,10 @@ struct Tally {
     duplicates: u32,
     leaks: u32,
     drift: u32,
+    /// AWS writes by a replica after it stopped being the leader.
+    stale_writes: u32,
+    /// Controller processes that exited when they should have ridden a fault out.
+    exits: u32,
     seconds: Vec<f64>,
 }
 
@@ -115,12 +127,14 @@ impl Tally {
                 .unwrap_or(0.0)
         };
         format!(
-            "| {name} | {} | {} | {} | {} | {} | {:.1} | {:.1} |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} |",
             self.trials,
             self.converged,
             self.duplicates,
             self.leaks,
             self.drift,
+            self.stale_writes,
+            self.exits,
             p(0.5),
             p(1.0)
         )
@@ -205,7 +219,9 @@ async fn fault_run(changes: u32, dice: &mut Dice) -> Tally {
     let f = Fixture::new("chaos-faults").await;
     f.emulator
         .configure(json!({"faults": {"rate": 0.2, "seed": dice.below(1 << 31),
-            "kinds": ["500", "503", "throttle", "drop", "drop_after_commit"]}}))
+            "kinds": ["500", "503", "throttle", "drop", "drop_after_commit"]},
+            "consistency": {"group_visible_after_s": 2.0, "rules_visible_after_s": 1.0,
+                "parameters_visible_after_s": 1.0}}))
         .await;
     let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
     let (mut live, mut gone, mut tally) = (Live::new(), Vec::new(), Tally::default());
@@ -217,7 +233,10 @@ async fn fault_run(changes: u32, dice: &mut Dice) -> Tally {
     tally.seconds.push(started.elapsed().as_secs_f64());
     tally.trials = changes;
     let counts = f.emulator.counts().await;
-    eprintln!("chaos: faults injected: {}", counts["faults_injected"]);
+    eprintln!(
+        "chaos: faults injected: {}; answers changed by eventual consistency: {} {}",
+        counts["faults_injected"], counts["consistency_hidden"], counts["consistency_by_kind"]
+    );
     finish(&f, live, &mut tally).await;
     tally
 }
@@ -287,17 +306,19 @@ async fn main() {
     let faults = fault_run(trials.max(5), &mut dice).await;
     let outage_seconds = arg(&args, "--outage-seconds", 10);
     let outage = outage_run(outage_seconds, &mut dice).await;
+    let ha = ha::ha_run(&mut dice).await;
     println!("\nchaos campaign, seed {seed}");
     println!(
-        "| run | changes | set checks passed | duplicates | leaks | drift | p50 s to converge | max s |"
+        "| run | changes | set checks passed | duplicates | leaks | drift | writes by a non-leader | controller exits | p50 s to converge | max s |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     println!("{}", kills.row("kill -9"));
-    println!("{}", faults.row("20 % faults"));
+    println!("{}", faults.row("20 % faults + eventual consistency"));
     println!("{}", outage.row(&format!("AWS down {outage_seconds} s")));
-    let bad: u32 = [&kills, &faults, &outage]
+    println!("{}", ha.row("HA: leader frozen, API server restarted"));
+    let bad: u32 = [&kills, &faults, &outage, &ha]
         .iter()
-        .map(|t| t.duplicates + t.leaks + t.drift)
+        .map(|t| t.duplicates + t.leaks + t.drift + t.stale_writes + t.exits)
         .sum();
     assert_eq!(bad, 0, "the campaign found duplicates, leaks or drift");
 }

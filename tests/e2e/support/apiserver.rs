@@ -25,43 +25,54 @@ pub struct PrivateApiServer {
 
 impl PrivateApiServer {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// A server that [`Self::restart`] brings back as the same cluster (same port, CA, etcd data).
+    pub async fn start_persistent() -> Self {
+        Self::start_with(&["--persist"]).await
+    }
+
+    async fn start_with(args: &[&str]) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("sg-private-apiserver-")
             .tempdir()
             .unwrap();
-        let out = dir.path().join("apiserver.out");
-        let err = dir.path().join("apiserver.err");
-        let mut child = Command::new(built("SG_APISERVER_BIN"))
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(&err).unwrap())
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start a private kube-apiserver");
-        let kubeconfig = poll_async(Duration::from_secs(60), "the private API server", || {
-            let exited = child.try_wait().ok().flatten();
-            let (out, err) = (out.clone(), err.clone());
-            async move {
-                if let Some(status) = exited {
-                    panic!(
-                        "the private API server exited ({status}): {}",
-                        std::fs::read_to_string(err).unwrap_or_default()
-                    );
-                }
-                std::fs::read_to_string(out)
-                    .ok()?
-                    .lines()
-                    .find_map(|l| l.strip_prefix("KUBECONFIG="))
-                    .map(PathBuf::from)
-            }
-        })
-        .await;
+        let (child, kubeconfig) = spawn(dir.path(), args).await;
         PrivateApiServer {
             child: Some(child),
             dir,
             kubeconfig,
         }
+    }
+
+    /// Stops the server (SIGTERM) and starts it again on the same port with the same data,
+    /// as a control-plane restart: clients keep their kubeconfig.
+    pub async fn restart(&mut self) {
+        let mut child = self.child.take().expect("running");
+        super::terminate(std::slice::from_mut(&mut child), Duration::from_secs(10));
+        let port = self.port().to_string();
+        let (child, _) = spawn(self.dir.path(), &["--persist", "--port", &port]).await;
+        self.child = Some(child);
+    }
+
+    /// The secure port, from the kubeconfig's server URL.
+    fn port(&self) -> u16 {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("read kubeconfig");
+        let server = kubeconfig.clusters[0]
+            .cluster
+            .as_ref()
+            .unwrap()
+            .server
+            .clone()
+            .unwrap();
+        server
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .parse()
+            .expect("a port")
     }
 
     pub async fn client(&self) -> Client {
@@ -111,6 +122,40 @@ impl PrivateApiServer {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("data/apiserver.log")).unwrap_or_default()
     }
+}
+
+/// Starts the test program on `dir` and waits for its KUBECONFIG line.
+async fn spawn(dir: &std::path::Path, args: &[&str]) -> (Child, PathBuf) {
+    let out = dir.join("apiserver.out");
+    let err = dir.join("apiserver.err");
+    let mut child = Command::new(built("SG_APISERVER_BIN"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(args)
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start a private kube-apiserver");
+    let kubeconfig = poll_async(Duration::from_secs(60), "the private API server", || {
+        let exited = child.try_wait().ok().flatten();
+        let (out, err) = (out.clone(), err.clone());
+        async move {
+            if let Some(status) = exited {
+                panic!(
+                    "the private API server exited ({status}): {}",
+                    std::fs::read_to_string(err).unwrap_or_default()
+                );
+            }
+            std::fs::read_to_string(out)
+                .ok()?
+                .lines()
+                .find_map(|l| l.strip_prefix("KUBECONFIG="))
+                .map(PathBuf::from)
+        }
+    })
+    .await;
+    (child, kubeconfig)
 }
 
 /// Removes every `key` (a schema keyword) from a schema.

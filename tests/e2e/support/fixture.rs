@@ -27,7 +27,11 @@ pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Fixture {
     pub async fn new(prefix: &str) -> Self {
-        let client = k8s::client().await;
+        Self::on(k8s::client().await, prefix).await
+    }
+
+    /// A fixture on another API server (e.g. a private one), with the CRD installed there.
+    pub async fn on(client: kube::Client, prefix: &str) -> Self {
         k8s::install_crd(&client).await;
         let ns = k8s::namespace(&client, prefix).await;
         // The key names the test: the emulator counts and faults per access key.

@@ -1,0 +1,136 @@
+//! Two replicas with leader election, on a private API server that can be restarted: the
+//! leader is frozen (SIGSTOP) past its lease while changes are pending, then resumed; then the
+//! API server is restarted in the middle of changes. Each replica signs with its own access
+//! key, so the emulator tells who wrote.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::Api;
+
+use super::support::apiserver::PrivateApiServer;
+use super::support::aws::Emulator;
+use super::support::controller::Controller;
+use super::support::fixture::Fixture;
+use super::support::poll_async;
+use super::{Dice, Live, Tally, change, check, finish};
+
+fn replica(f: &Fixture, key: &str, kubeconfig: &str, name: &str) -> Controller {
+    let args = [
+        "--leader-elect",
+        "--leader-election-namespace",
+        &f.ns,
+        "--instance",
+        name,
+        "--resync-period",
+        "300s",
+    ];
+    Controller::start_with_env(&f.ns, key, &args, &[("KUBECONFIG", kubeconfig)])
+}
+
+async fn holder(f: &Fixture) -> Option<String> {
+    let leases: Api<Lease> = Api::namespaced(f.client.clone(), &f.ns);
+    leases
+        .get_opt("sg-provisioner")
+        .await
+        .ok()
+        .flatten()?
+        .spec?
+        .holder_identity
+}
+
+/// Which replica holds the Lease (0: "ha-a", 1: "ha-b").
+async fn leader(f: &Fixture) -> usize {
+    let holder = poll_async(Duration::from_secs(30), "a leader", || holder(f)).await;
+    usize::from(holder.starts_with("ha-b_"))
+}
+
+async fn writes(emulator: &Emulator) -> u64 {
+    emulator.counts().await["writes"].as_u64().unwrap_or(0)
+}
+
+/// The leader frozen past its lease while changes are pending: the standby takes over and
+/// converges them; the resumed stale leader writes nothing and exits (and is restarted).
+async fn freeze_leader(
+    f: &Fixture,
+    replicas: &mut [Controller; 2],
+    emulators: &[Emulator; 2],
+    run: &mut Run<'_>,
+) {
+    let stale = leader(f).await;
+    replicas[stale].signal(libc::SIGSTOP);
+    let frozen = Instant::now();
+    for n in 0..2 {
+        change(f, run.dice, &mut run.live, &mut run.gone, 10 + n).await;
+    }
+    check(f, &run.live, &run.gone, run.tally).await;
+    run.tally.seconds.push(frozen.elapsed().as_secs_f64());
+    assert_eq!(leader(f).await, 1 - stale, "the standby leads");
+    let before = writes(&emulators[stale]).await;
+    replicas[stale].signal(libc::SIGCONT);
+    super::support::poll(Duration::from_secs(30), "the stale leader to exit", || {
+        replicas[stale].exited()
+    });
+    let after = writes(&emulators[stale]).await;
+    eprintln!(
+        "chaos: stale leader frozen {:.1?}; writes after resume: {}",
+        frozen.elapsed(),
+        after - before
+    );
+    run.tally.stale_writes += (after - before) as u32;
+    // As its Deployment would: back, as a standby.
+    replicas[stale].restart();
+}
+
+/// What the steps of the run share.
+struct Run<'a> {
+    dice: &'a mut Dice,
+    tally: &'a mut Tally,
+    live: Live,
+    gone: Vec<String>,
+}
+
+pub async fn ha_run(dice: &mut Dice) -> Tally {
+    let mut server = PrivateApiServer::start_persistent().await;
+    let f = Fixture::on(server.client().await, "chaos-ha").await;
+    let kubeconfig = server.kubeconfig.display().to_string();
+    let keys = [format!("{}A", f.key), format!("{}B", f.key)];
+    let emulators = [Emulator::for_key(&keys[0]), Emulator::for_key(&keys[1])];
+    let mut replicas = [
+        replica(&f, &keys[0], &kubeconfig, "ha-a"),
+        replica(&f, &keys[1], &kubeconfig, "ha-b"),
+    ];
+    let mut tally = Tally::default();
+    let mut run = Run {
+        dice,
+        tally: &mut tally,
+        live: Live::new(),
+        gone: Vec::new(),
+    };
+    for n in 0..2 {
+        change(&f, run.dice, &mut run.live, &mut run.gone, n).await;
+    }
+    check(&f, &run.live, &run.gone, run.tally).await;
+
+    freeze_leader(&f, &mut replicas, &emulators, &mut run).await;
+
+    // The API server restarted in the middle of changes: both replicas ride it out.
+    for n in 0..2 {
+        change(&f, run.dice, &mut run.live, &mut run.gone, 20 + n).await;
+    }
+    let restarted = Instant::now();
+    server.restart().await;
+    check(&f, &run.live, &run.gone, run.tally).await;
+    run.tally.seconds.push(restarted.elapsed().as_secs_f64());
+    for replica in &mut replicas {
+        if let Some(status) = replica.exited() {
+            eprintln!("chaos: a replica exited across the API server restart: {status}");
+            run.tally.exits += 1;
+        }
+    }
+    run.tally.trials = 6;
+    let live = std::mem::take(&mut run.live);
+    finish(&f, live, run.tally).await;
+    drop(replicas);
+    tally
+}
