@@ -208,6 +208,10 @@ impl<A: AwsApi> AwsApi for Limited<A> {
         untag_parameter(name: &str, keys: &[String]) -> () = "ssm:RemoveTagsFromResource";
         delete_parameter(name: &str) -> () = "ssm:DeleteParameter";
     }
+
+    fn unlisted_recent_creates(&self, owner: &str, listed: &[&str]) -> Vec<String> {
+        self.inner.unlisted_recent_creates(owner, listed)
+    }
 }
 
 #[cfg(test)]

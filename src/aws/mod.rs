@@ -15,6 +15,7 @@ use crate::model::{Direction, Ownership};
 pub mod fake;
 pub mod fence;
 pub mod limiter;
+pub mod recent;
 mod sdk;
 
 pub use sdk::Aws;
@@ -110,6 +111,13 @@ pub trait AwsApi: Send + Sync {
     /// A parameter's value; `None` when it does not exist.
     fn parameter(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send;
     fn parameter_tags(&self, name: &str) -> impl Future<Output = Result<BTreeMap<String, String>>> + Send;
+
+    /// What this process created for `owner` moments ago that `listed` lacks (AWS lists a new
+    /// group or parameter only after a few seconds): no AWS call.
+    fn unlisted_recent_creates(&self, owner: &str, listed: &[&str]) -> Vec<String> {
+        let _ = (owner, listed);
+        Vec::new()
+    }
 
     // --- writes: one call each, one per plan action ---
     /// Creates a group with its tags in the same call; returns its id.

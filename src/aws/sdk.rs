@@ -12,6 +12,7 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging};
 
 use super::fence::{Fence, FenceInterceptor};
+use super::recent::Recent;
 use super::{AwsApi, AwsError, Interface, Result};
 use crate::diff::{ConcretePeer, GroupRef, ObservedGroup, Rule};
 use crate::metrics::Metrics;
@@ -81,6 +82,8 @@ pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub metrics: Metrics,
+    /// What was created moments ago (read-your-writes for teardown).
+    pub recent: Arc<Recent>,
 }
 
 impl Aws {
@@ -89,6 +92,7 @@ impl Aws {
             ec2: aws_sdk_ec2::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
             metrics,
+            recent: Arc::default(),
         }
     }
 
@@ -100,6 +104,7 @@ impl Aws {
             ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
             ssm: aws_sdk_ssm::Client::from_conf(ssm.build()),
             metrics,
+            recent: Arc::default(),
         }
     }
 
@@ -197,6 +202,10 @@ macro_rules! permission_call {
 }
 
 impl AwsApi for Aws {
+    fn unlisted_recent_creates(&self, owner: &str, listed: &[&str]) -> Vec<String> {
+        self.recent.unlisted(owner, listed.iter().copied())
+    }
+
     async fn owned_groups(&self, ownership: &Ownership) -> Result<Vec<ObservedGroup>> {
         self.groups_where(vec![
             filter(&format!("tag:{OWNER_TAG}"), &ownership.owner),
@@ -341,7 +350,9 @@ impl AwsApi for Aws {
             .send()
             .await;
         let out = self.track("ec2", "CreateSecurityGroup", call)?;
-        Ok(out.group_id.unwrap_or_default())
+        let id = out.group_id.unwrap_or_default();
+        self.recent.created(&id, tags.get(OWNER_TAG));
+        Ok(id)
     }
 
     async fn authorize(&self, group_id: &str, direction: Direction, rules: &[Rule]) -> Result<()> {
@@ -429,10 +440,14 @@ impl AwsApi for Aws {
 
     async fn delete_group(&self, group_id: &str) -> Result<()> {
         let call = self.ec2.delete_security_group().group_id(group_id).send().await;
-        match self.track("ec2", "DeleteSecurityGroup", call) {
+        let done = match self.track("ec2", "DeleteSecurityGroup", call) {
             Err(e) if e.is("InvalidGroup.NotFound") => Ok(()),
             other => other.map(drop),
+        };
+        if done.is_ok() {
+            self.recent.deleted(group_id);
         }
+        done
     }
 
     async fn create_parameter(&self, name: &str, value: &str, tags: &BTreeMap<String, String>) -> Result<()> {
@@ -445,7 +460,9 @@ impl AwsApi for Aws {
             .set_tags(Some(ssm_tags(tags)))
             .send()
             .await;
-        self.track("ssm", "PutParameter", call).map(drop)
+        self.track("ssm", "PutParameter", call)?;
+        self.recent.created(name, tags.get(OWNER_TAG));
+        Ok(())
     }
 
     async fn overwrite_parameter(&self, name: &str, value: &str) -> Result<()> {
@@ -494,6 +511,7 @@ impl AwsApi for Aws {
             Err(e) if e.is("ParameterNotFound") => Ok(()),
             other => other.map(drop),
         }
+        .inspect(|()| self.recent.deleted(name))
     }
 }
 

@@ -171,6 +171,18 @@ pub async fn teardown<A: AwsApi>(
     }
     let ownership = Ownership::of(set, cluster);
     let mut observed = observe(aws, &ownership, &format!("/sg/{}/", set.name), true).await?;
+    let listed = observed.groups.iter().map(|g| g.id.as_str());
+    let listed: Vec<&str> = listed
+        .chain(observed.parameters.keys().map(String::as_str))
+        .collect();
+    let unlisted = aws.unlisted_recent_creates(&ownership.owner, &listed);
+    if !unlisted.is_empty() {
+        // Created moments ago and not listed yet: deleting "everything listed" would leave it.
+        return Err(Error::NotYetVisible(format!(
+            "created moments ago, not listed yet: {}",
+            unlisted.join(", ")
+        )));
+    }
     let mut plan = diff_reading_tags(aws, &mut observed, |o| diff::teardown(o, &ownership)).await?;
     hold_groups_in_use(aws, &mut plan, &observed).await?;
     let executed = mode == Mode::Execute;

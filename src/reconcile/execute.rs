@@ -370,3 +370,27 @@ async fn delete_group<A: AwsApi>(aws: &A, group_id: &str) -> Result<(), Error> {
         other => Ok(other?),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not_found(id: &str) -> Error {
+        Error::Aws(AwsError::Service {
+            operation: "AuthorizeSecurityGroupIngress",
+            code: "InvalidGroup.NotFound".into(),
+            message: format!("The security group '{id}' does not exist"),
+        })
+    }
+
+    #[test]
+    fn a_missing_own_group_is_eventual_consistency_and_a_missing_peer_is_not() {
+        let ids = BTreeMap::from([("web".to_string(), "sg-0123".to_string())]);
+        let own = own_group_not_visible(not_found("sg-0123"), &ids);
+        assert!(matches!(own, Error::NotYetVisible(_)), "{own:?}");
+        assert_eq!(own.classify().reason, "AwsEventuallyConsistent");
+        assert_eq!(own.classify().health, super::super::Health::Reconciling);
+        let peer = own_group_not_visible(not_found("sg-0999"), &ids);
+        assert_eq!(peer.classify().reason, "PeerNotFound");
+    }
+}

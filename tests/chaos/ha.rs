@@ -60,11 +60,22 @@ async fn freeze_leader(
     let stale = leader(f).await;
     replicas[stale].signal(libc::SIGSTOP);
     let frozen = Instant::now();
-    for n in 0..2 {
-        change(f, run.dice, &mut run.live, &mut run.gone, 10 + n).await;
-    }
+    // One new set at least, so that the run needs a leader whatever the dice chose.
+    let name = super::support::unique("frozen");
+    f.apply(&f.set(&name, super::spec(1))).await;
+    run.live.insert(name, 1);
+    change(f, run.dice, &mut run.live, &mut run.gone, 10).await;
+    eprintln!(
+        "chaos: leader {stale} frozen; sets now {:?}, deleted {:?}",
+        run.live, run.gone
+    );
     check(f, &run.live, &run.gone, run.tally).await;
     run.tally.seconds.push(frozen.elapsed().as_secs_f64());
+    eprintln!(
+        "chaos: converged {:.1?} after the freeze, holder {:?}",
+        frozen.elapsed(),
+        holder(f).await
+    );
     assert_eq!(leader(f).await, 1 - stale, "the standby leads");
     let before = writes(&emulators[stale]).await;
     replicas[stale].signal(libc::SIGCONT);
