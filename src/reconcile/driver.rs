@@ -83,7 +83,7 @@ pub async fn converge<A: AwsApi, R: References>(
         vpc_ipv6: false,
         quota: known.quota,
     };
-    if let Some(plan) = unchanged_in_view(aws, &desired, known, &inputs).await? {
+    if let Some(plan) = unchanged_in_view(&desired, known, &inputs) {
         let ids = super::existing_ids(&plan.groups);
         let executed = mode == Mode::Execute && !set.identity.observe_only();
         return Ok(Converged {
@@ -127,23 +127,15 @@ pub async fn converge<A: AwsApi, R: References>(
 
 /// The (empty) plan, when the shared view shows the set as the spec wants it. Anything else,
 /// a difference or a refusal, is left to a fresh observation of the set.
-async fn unchanged_in_view<A: AwsApi>(
-    aws: &A,
-    desired: &DesiredSet,
-    known: &Known,
-    inputs: &Inputs,
-) -> Result<Option<Plan>, Error> {
-    let Some(view) = known.view.as_ref().filter(|_| !known.spec_changed) else {
-        return Ok(None);
-    };
-    let parameters = aws.parameters_under(&desired.parameter_prefix()).await?;
-    let observed = view.observed(&desired.ownership, parameters);
+fn unchanged_in_view(desired: &DesiredSet, known: &Known, inputs: &Inputs) -> Option<Plan> {
+    let view = known.view.as_ref().filter(|_| !known.spec_changed)?;
+    let observed = view.observed(&desired.ownership, &desired.parameter_prefix());
     let plan = diff::diff(desired, &observed, inputs);
     let quiet = plan.actions.is_empty()
         && plan.refusals.is_empty()
         && plan.unread_parameter_tags.is_empty()
         && plan.blocked.is_empty();
-    Ok(quiet.then_some(plan))
+    quiet.then_some(plan)
 }
 
 /// The outcome of [`teardown`].
