@@ -127,9 +127,17 @@ async fn converge(
         .with_context(|| identity.key())?;
     let mut report = SetReport::new(&identity, &done.plan, done.executed);
     report.vpc_id = Some(done.vpc_id);
+    let mut notes = Vec::new();
     if identity.observe_only() {
-        report.note = Some("managementPolicy ObserveOnly: never applied".into());
+        notes.push("managementPolicy ObserveOnly: never applied".to_string());
     }
+    if let Some(name) = &validated.config_map {
+        // A Kubernetes object, not an AWS one: there is no cluster here to read or write it.
+        notes.push(format!(
+            "spec.outputs.configMap {name}: published by the controller in the cluster, not by this command"
+        ));
+    }
+    report.note = (!notes.is_empty()).then(|| notes.join("; "));
     Ok(report)
 }
 

@@ -12,7 +12,7 @@ use sg_provisioner::api::SecurityGroupSet;
 
 use crate::support::controller::Controller;
 use crate::support::fixture::{Fixture, TIMEOUT, condition, current, group_id};
-use crate::support::poll_async;
+use crate::support::{poll_async, run_cli};
 
 const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "sg-provisioner");
 
@@ -257,4 +257,21 @@ async fn observe_only_shows_the_config_map_in_the_plan_and_writes_none() {
     assert_eq!(config_maps(&f).get_opt("seen-ids").await.unwrap(), None);
     assert_eq!(f.writes().await, 0);
     f.delete_and_wait_gone("seen").await;
+}
+
+#[tokio::test]
+async fn plan_without_a_cluster_notes_the_config_map_but_neither_shows_nor_writes_it() {
+    let f = Fixture::new("cm-plan").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("set.yaml");
+    let set = f.set("piped", spec(&["web"], Some("piped-ids")));
+    std::fs::write(&path, serde_saphyr::to_string(&set).unwrap()).unwrap();
+    let (code, out, err) = run_cli(&f.key, &["plan", "-f", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        out.contains("! spec.outputs.configMap piped-ids: published by the controller in the cluster, not by this command"),
+        "{out}"
+    );
+    assert!(!out.contains("+ configmap"), "plan lists AWS calls only: {out}");
+    assert_eq!(f.writes().await, 0);
 }
