@@ -269,9 +269,16 @@ async fn plan_without_a_cluster_notes_the_config_map_but_neither_shows_nor_write
     let (code, out, err) = run_cli(&f.key, &["plan", "-f", path.to_str().unwrap()]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(
-        out.contains("! spec.outputs.configMap piped-ids: published by the controller in the cluster, not by this command"),
+        out.contains(
+            "! spec.outputs.configMap piped-ids: kept by the controller in the cluster, not by this command"
+        ),
         "{out}"
     );
     assert!(!out.contains("+ configmap"), "plan lists AWS calls only: {out}");
+    let (_, out, _) = run_cli(&f.key, &["plan", "--destroy", "-f", path.to_str().unwrap()]);
+    assert!(
+        out.contains("! spec.outputs.configMap piped-ids: kept by the controller"),
+        "{out}"
+    );
     assert_eq!(f.writes().await, 0);
 }
