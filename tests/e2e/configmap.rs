@@ -72,17 +72,8 @@ async fn hand_made(f: &Fixture, name: &str, labels: Value) -> ConfigMap {
     config_maps(f).create(&PostParams::default(), &cm).await.unwrap()
 }
 
-#[tokio::test]
-async fn the_config_map_holds_the_ids_follows_a_replaced_group_and_goes_with_the_set() {
-    let f = Fixture::new("cm-ids").await;
-    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "1s"]);
-    f.apply(&f.set("pub", spec(&["web", "db"], Some("pub-ids"))))
-        .await;
-    let ready = f.wait_ready("pub").await;
-    let cm = wait_data(&f, "pub-ids", &ids(&ready)).await;
-    assert_eq!(ids(&ready).len(), 2, "{:?}", ids(&ready));
-
-    // Owned by the set, as the garbage collector needs it; labelled as the controller's.
+/// Owned by the set as a garbage collector needs it, labelled and applied by the controller.
+fn assert_owned_by(cm: &ConfigMap, set: &SecurityGroupSet) {
     let refs = cm.metadata.owner_references.clone().unwrap_or_default();
     assert_eq!(refs.len(), 1, "{refs:?}");
     let owner = &refs[0];
@@ -92,9 +83,13 @@ async fn the_config_map_holds_the_ids_follows_a_replaced_group_and_goes_with_the
             owner.kind.as_str(),
             owner.name.as_str()
         ),
-        ("sgprovisioner.io/v1alpha1", "SecurityGroupSet", "pub")
+        (
+            "sgprovisioner.io/v1alpha1",
+            "SecurityGroupSet",
+            set.metadata.name.as_deref().unwrap()
+        )
     );
-    assert_eq!(Some(&owner.uid), ready.metadata.uid.as_ref());
+    assert_eq!(Some(&owner.uid), set.metadata.uid.as_ref());
     assert_eq!(
         (owner.controller, owner.block_owner_deletion),
         (Some(true), Some(true))
@@ -113,6 +108,19 @@ async fn the_config_map_holds_the_ids_follows_a_replaced_group_and_goes_with_the
         [Some("sg-provisioner".to_string())],
         "server-side applied by the controller"
     );
+}
+
+#[tokio::test]
+async fn the_config_map_holds_the_ids_follows_a_replaced_group_and_goes_with_the_set() {
+    let f = Fixture::new("cm-ids").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "1s"]);
+    f.apply(&f.set("pub", spec(&["web", "db"], Some("pub-ids"))))
+        .await;
+    let ready = f.wait_ready("pub").await;
+    let cm = wait_data(&f, "pub-ids", &ids(&ready)).await;
+    assert_eq!(ids(&ready).len(), 2, "{:?}", ids(&ready));
+
+    assert_owned_by(&cm, &ready);
     let events: Api<Event> = Api::namespaced(f.client.clone(), &f.ns);
     let listed = events.list(&ListParams::default()).await.unwrap().items;
     assert!(
@@ -231,7 +239,7 @@ async fn a_config_map_the_set_does_not_own_is_never_written_and_the_set_stalls()
         .unwrap();
     let ready = f.wait_ready("late").await;
     let cm = wait_data(&f, "taken", &ids(&ready)).await;
-    assert!(cm.metadata.owner_references.is_some());
+    assert_owned_by(&cm, &ready);
     f.delete_and_wait_gone("late").await;
     wait_absent(&f, "taken").await;
 }
