@@ -116,8 +116,20 @@ pub async fn sync(
     seen: &ObservedConfigMaps,
 ) -> Result<Vec<String>, Error> {
     let data = entries(done);
-    let changes = config_map_changes(name.map(|n| (n, &data)), seen, &set_uid(set))
-        .map_err(|refused| Error::Refused(vec![refused]))?;
+    let decide = |seen: &ObservedConfigMaps| {
+        config_map_changes(name.map(|n| (n, &data)), seen, &set_uid(set)).map_err(|r| Error::Refused(vec![r]))
+    };
+    let mut changes = decide(seen)?;
+    let applies = changes.iter().any(|c| matches!(c, ConfigMapChange::Apply { .. }));
+    if let (true, true, Some(name)) = (done.executed, applies, name) {
+        // The plan may have taken seconds: whether the name is the set's is read again just
+        // before it is written, so that a ConfigMap made meanwhile is refused, not taken over.
+        let again = ObservedConfigMaps {
+            named: api(client, set).get_opt(name).await?.as_ref().map(observed),
+            labelled: seen.labelled.clone(),
+        };
+        changes = decide(&again)?;
+    }
     if done.executed {
         write(client, set, &changes).await?;
     }

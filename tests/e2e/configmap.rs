@@ -245,6 +245,54 @@ async fn a_config_map_the_set_does_not_own_is_never_written_and_the_set_stalls()
 }
 
 #[tokio::test]
+async fn a_config_map_made_while_the_plan_runs_is_refused_not_taken_over() {
+    let f = Fixture::new("cm-race").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    // Slow group creations: the plan takes seconds after the ConfigMap pre-flight passed.
+    f.emulator
+        .configure(json!({"faults": {"rate": 1.0, "kinds": ["slow"], "slow_seconds": 2, "operations": ["CreateSecurityGroup"]}}))
+        .await;
+    f.apply(&f.set("racer", spec(&["web", "db"], Some("raced"))))
+        .await;
+    poll_async(TIMEOUT, "the first group creation", || async {
+        (f.count("ec2", "CreateSecurityGroup").await >= 1).then_some(())
+    })
+    .await;
+    let theirs = hand_made(&f, "raced", json!({})).await;
+    let stalled = f
+        .wait_for("racer", "Stalled=True ConfigMapNotOwned", |s| {
+            condition(s, "Stalled").is_some_and(|c| c.0 == "True" && c.1 == "ConfigMapNotOwned")
+        })
+        .await;
+    assert!(
+        condition(&stalled, "Stalled")
+            .unwrap()
+            .2
+            .starts_with("spec.outputs.configMap.name: ")
+    );
+    let untouched = config_maps(&f).get("raced").await.unwrap();
+    assert_eq!(
+        untouched.metadata.resource_version,
+        theirs.metadata.resource_version
+    );
+    assert_eq!(
+        f.group_count("racer").await,
+        2,
+        "the AWS part of the plan was carried out"
+    );
+    f.emulator.clear().await;
+    f.delete_and_wait_gone("racer").await;
+    assert!(
+        config_maps(&f).get_opt("raced").await.unwrap().is_some(),
+        "theirs is not the set's to delete"
+    );
+    config_maps(&f)
+        .delete("raced", &DeleteParams::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn observe_only_shows_the_config_map_in_the_plan_and_writes_none() {
     let f = Fixture::new("cm-observe").await;
     let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
