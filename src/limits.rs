@@ -60,6 +60,10 @@ pub const DESCRIPTION_PUNCTUATION: &str = " ._-:/()#,@[]+=&;{}!$*";
 // Patterns, as the CEL rules write them (RE2). The Rust validation checks the same sets of
 // strings by hand; tests in `model` hold the two together.
 pub const DNS_LABEL: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/// A DNS-1123 subdomain, as Kubernetes checks object names (ConfigMaps'): dot-separated DNS
+/// labels, at most [`MAX_DNS_SUBDOMAIN_CHARS`] in all.
+pub const DNS_SUBDOMAIN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+pub const MAX_DNS_SUBDOMAIN_CHARS: usize = 253;
 pub const VPC_ID: &str = "^vpc-([0-9a-f]{8}|[0-9a-f]{17})$";
 pub const SG_ID: &str = "^sg-([0-9a-f]{8}|[0-9a-f]{17})$";
 pub const PREFIX_LIST_ID: &str = "^pl-[0-9a-f]{1,17}$";
@@ -73,6 +77,8 @@ pub const PROTOCOL_NUMBER: &str = "^(0|[1-9][0-9]{0,2})$";
 
 // Messages both validators give, word for word.
 pub const DNS_LABEL_MESSAGE: &str = "must be a DNS label: lower-case letters, digits and '-', at most 63";
+pub const DNS_SUBDOMAIN_MESSAGE: &str = "must be a DNS-1123 subdomain (a ConfigMap name): lower-case letters, digits, - and ., \
+     starting and ending with a letter or digit, at most 253 characters";
 pub const DESCRIPTION_MESSAGE: &str =
     "must use AWS's character set: letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*";
 pub const ONE_PEER_KEY_MESSAGE: &str =

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 pub mod cel;
 
 use crate::limits::{
-    MAX_DESCRIPTION_CHARS, MAX_PEERS, MAX_RULES, MAX_TAG_VALUE_CHARS, MAX_TIERS, MAX_USER_TAGS,
+    MAX_DESCRIPTION_CHARS, MAX_DNS_SUBDOMAIN_CHARS, MAX_PEERS, MAX_RULES, MAX_TAG_VALUE_CHARS, MAX_TIERS,
+    MAX_USER_TAGS,
 };
 
 pub const GROUP: &str = "sgprovisioner.io";
@@ -66,6 +67,29 @@ pub struct SecurityGroupSetSpec {
     /// The tiers; each becomes one security group named `{set name}-{tier}`.
     #[schemars(length(min = 1, max = MAX_TIERS), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub tiers: Vec<Tier>,
+    /// More places to publish the tiers' group ids (SSM parameters and status always have them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Outputs>,
+}
+
+/// Where else the set publishes its group ids.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Outputs {
+    /// A ConfigMap in the set's namespace: one key per tier, its group id the value. The set
+    /// owns it (it is deleted with the set, or when renamed or removed here); a ConfigMap of
+    /// that name that the set does not own is never overwritten.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<ConfigMapOutput>,
+}
+
+/// The ConfigMap of group ids.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigMapOutput {
+    /// The ConfigMap's name: a DNS-1123 subdomain.
+    #[schemars(length(max = MAX_DNS_SUBDOMAIN_CHARS), transform = cel::config_map_name_rules)]
+    pub name: String,
 }
 
 /// Where the VPC id comes from.

@@ -127,10 +127,22 @@ async fn converge(
         .with_context(|| identity.key())?;
     let mut report = SetReport::new(&identity, &done.plan, done.executed);
     report.vpc_id = Some(done.vpc_id);
+    let mut notes = Vec::new();
     if identity.observe_only() {
-        report.note = Some("managementPolicy ObserveOnly: never applied".into());
+        notes.push("managementPolicy ObserveOnly: never applied".to_string());
     }
+    notes.extend(config_map_note(set));
+    report.note = (!notes.is_empty()).then(|| notes.join("; "));
     Ok(report)
+}
+
+/// A set's ConfigMap output is a Kubernetes object, not an AWS one: there is no cluster here to
+/// read, write or delete it.
+fn config_map_note(set: &SecurityGroupSet) -> Option<String> {
+    let name = &set.spec.outputs.as_ref()?.config_map.as_ref()?.name;
+    Some(format!(
+        "spec.outputs.configMap {name}: kept by the controller in the cluster, not by this command"
+    ))
 }
 
 async fn teardown(
@@ -144,17 +156,19 @@ async fn teardown(
     let outcome = driver::teardown(&aws, &identity, &args.cluster_name, mode)
         .await
         .with_context(|| identity.key())?;
-    Ok(match outcome {
-        Teardown::Planned { plan, executed } => SetReport::new(&identity, &plan, executed),
-        other => {
-            let mut report = SetReport::new(&identity, &Plan::default(), false);
-            report.note = Some(match other {
-                Teardown::Retained => "deletionPolicy Retain: AWS left as it is".into(),
-                _ => "managementPolicy ObserveOnly: AWS left as it is".into(),
-            });
-            report
-        }
-    })
+    let (mut report, mut notes) = match outcome {
+        Teardown::Planned { plan, executed } => (SetReport::new(&identity, &plan, executed), vec![]),
+        other => (
+            SetReport::new(&identity, &Plan::default(), false),
+            vec![match other {
+                Teardown::Retained => "deletionPolicy Retain: AWS left as it is".to_string(),
+                _ => "managementPolicy ObserveOnly: AWS left as it is".to_string(),
+            }],
+        ),
+    };
+    notes.extend(config_map_note(set));
+    report.note = (!notes.is_empty()).then(|| notes.join("; "));
+    Ok(report)
 }
 
 #[derive(Serialize)]

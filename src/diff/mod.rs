@@ -14,6 +14,7 @@ use crate::model::{
 };
 
 mod action;
+pub mod outputs;
 mod rules;
 mod teardown;
 #[cfg(test)]
@@ -199,6 +200,8 @@ pub enum Refusal {
         id: String,
         owner: String,
     },
+    /// The ConfigMap `spec.outputs.configMap` names exists and the set does not control it.
+    ForeignConfigMap { name: String, owner: String },
 }
 
 impl fmt::Display for Refusal {
@@ -219,6 +222,11 @@ impl fmt::Display for Refusal {
                 "tier {tier}: security group {id} is named {name} but is not owned by this set ({owner}); \
                  delete or rename it, or adopt it with the annotation {}{tier}={id}",
                 crate::api::ADOPT_ANNOTATION
+            ),
+            Refusal::ForeignConfigMap { name, owner } => write!(
+                f,
+                "ConfigMap {name} already exists and is not this set's ({owner}): it is left as it is; \
+                 delete it, or name another ConfigMap"
             ),
         }
     }

@@ -19,9 +19,10 @@ use crate::api::{
 };
 use crate::limits::{
     AWS_MAX_TAGS, CONTROLLER_TAG_COUNT, CONTROLLER_TAG_PREFIX, DEFAULT_RULES_PER_GROUP, DESCRIPTION_MESSAGE,
-    DESCRIPTION_PUNCTUATION, DNS_LABEL_MESSAGE, EMPTY_DESCRIPTION_MESSAGE, MAX_DESCRIPTION_CHARS,
-    MAX_GROUP_NAME_CHARS, MAX_SET_NAME_CHARS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_USER_TAGS,
-    RESERVED_TAG_KEYS, RISKY_PORTS, SET_NAME_LENGTH_MESSAGE, SSM_PATH_MESSAGE, TAG_CHARS, TAG_CHARS_MESSAGE,
+    DESCRIPTION_PUNCTUATION, DNS_LABEL_MESSAGE, DNS_SUBDOMAIN, DNS_SUBDOMAIN_MESSAGE,
+    EMPTY_DESCRIPTION_MESSAGE, MAX_DESCRIPTION_CHARS, MAX_DNS_SUBDOMAIN_CHARS, MAX_GROUP_NAME_CHARS,
+    MAX_SET_NAME_CHARS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_USER_TAGS, RESERVED_TAG_KEYS,
+    RISKY_PORTS, SET_NAME_LENGTH_MESSAGE, SSM_PATH_MESSAGE, TAG_CHARS, TAG_CHARS_MESSAGE,
 };
 
 /// The guardrails' settings: the rule quotas follow the account's (AWS lets accounts raise them).
@@ -115,6 +116,8 @@ pub struct ValidatedSet {
     pub tiers: Vec<ValidatedTier>,
     /// Tier → group id to adopt, from the `sgprovisioner.io/adopt-{tier}` annotations.
     pub adopt: BTreeMap<String, String>,
+    /// `spec.outputs.configMap.name`: the ConfigMap of group ids to publish, if any.
+    pub config_map: Option<String>,
     checked: (),
 }
 
@@ -142,6 +145,11 @@ pub fn validate(set: &SecurityGroupSet, limits: &Limits) -> Result<ValidatedSet,
         tags: spec.tags.clone(),
         tiers,
         adopt,
+        config_map: spec
+            .outputs
+            .as_ref()
+            .and_then(|o| o.config_map.as_ref())
+            .map(|c| c.name.clone()),
         checked: (),
     })
 }
@@ -207,6 +215,7 @@ pub fn check(set_name: &str, spec: &SecurityGroupSetSpec, limits: &Limits) -> Ve
     let mut push = |path: String, message: String| errors.push(FieldError { path, message });
     let err: Sink = &mut push;
     check_placement(set_name, spec, err);
+    check_outputs(spec, err);
     check_tags("spec.tags", &spec.tags, err);
     if spec.tiers.is_empty() {
         err(
@@ -275,6 +284,16 @@ fn check_placement(set_name: &str, spec: &SecurityGroupSetSpec, err: Sink) {
             "spec.vpc.parameterPath".into(),
             format!("{path} {SSM_PATH_MESSAGE}"),
         );
+    }
+}
+
+/// `spec.outputs`: the ConfigMap's name is a Kubernetes object name.
+fn check_outputs(spec: &SecurityGroupSetSpec, err: Sink) {
+    let Some(config_map) = spec.outputs.as_ref().and_then(|o| o.config_map.as_ref()) else {
+        return;
+    };
+    if !is_dns1123_subdomain(&config_map.name) {
+        err("spec.outputs.configMap.name".into(), DNS_SUBDOMAIN_MESSAGE.into());
     }
 }
 
@@ -748,6 +767,14 @@ pub fn is_dns_label(name: &str) -> bool {
 /// A Kubernetes DNS subdomain (object name).
 pub fn is_dns_subdomain(name: &str) -> bool {
     name.len() <= 253 && name.split('.').all(is_dns_label)
+}
+
+/// A DNS-1123 subdomain exactly as Kubernetes (and the CRD's rule, [`DNS_SUBDOMAIN`]) checks
+/// an object name: unlike [`is_dns_subdomain`], a label between dots may be longer than 63.
+pub fn is_dns1123_subdomain(name: &str) -> bool {
+    static PATTERN: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(DNS_SUBDOMAIN).expect("DNS_SUBDOMAIN is a regex"));
+    name.len() <= MAX_DNS_SUBDOMAIN_CHARS && PATTERN.is_match(name)
 }
 
 /// `^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`

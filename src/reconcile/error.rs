@@ -90,6 +90,10 @@ impl Error {
             } => codes::field_path(spec, tier, *direction, code, message),
             Error::Incomplete { failed, .. } => failed[0].1.field_path(spec),
             Error::VpcChanged { .. } => Some("spec.vpc.id".into()),
+            Error::Refused(refusals) => match refusals.first() {
+                Some(Refusal::ForeignConfigMap { .. }) => Some("spec.outputs.configMap.name".into()),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -127,6 +131,7 @@ impl Error {
             Error::Refused(refusals) => match refusals.first() {
                 Some(Refusal::AdoptionRefused { .. }) => c("AdoptionRefused", Health::Stalled, slowly),
                 Some(Refusal::ForeignGroup { .. }) => c("GroupNotOwned", Health::Stalled, slowly),
+                Some(Refusal::ForeignConfigMap { .. }) => c("ConfigMapNotOwned", Health::Stalled, slowly),
                 _ => c("ParameterNotOwned", Health::Stalled, slowly),
             },
             Error::ObservedTooEarly(_) => c("AwsChanged", Health::Reconciling, Retry::Backoff),

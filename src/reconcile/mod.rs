@@ -20,7 +20,7 @@ use crate::api::{FINALIZER, SecurityGroupSet, SecurityGroupSetStatus, TierStatus
 use crate::aws::Aws;
 use crate::aws::fence::Fence;
 use crate::aws::limiter::{Limited, RateLimits};
-use crate::diff::{Adoption, GroupRef, Quota};
+use crate::diff::{self, Adoption, GroupRef, Quota};
 use crate::metrics::Metrics;
 use crate::model::{self, Direction, Limits, SetIdentity};
 
@@ -28,6 +28,7 @@ pub mod codes;
 pub mod driver;
 pub mod error;
 pub mod execute;
+pub mod outputs;
 pub mod runner;
 pub mod shared;
 pub mod stalls;
@@ -332,19 +333,16 @@ async fn write_status(
 
 async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
     let validated = model::validate(set, &ctx.settings.limits).map_err(Error::InvalidSpec)?;
+    // The ConfigMap output's pre-flight: one that is not the set's refuses the whole plan.
+    let config_map = validated.config_map.as_deref();
+    let seen = outputs::observe(&ctx.client, set, config_map, false).await?;
+    if let Some(refused) = config_map.and_then(|n| diff::outputs::refusal(n, &seen, &outputs::set_uid(set))) {
+        return Err(Error::Refused(vec![refused]));
+    }
     let region = ctx.region(validated.identity.region.as_deref());
     let aws = region.aws.clone();
     let status = set.status.as_ref();
-    let mut known = Known {
-        vpc_id: status.and_then(|s| s.vpc_id.clone()),
-        spec_changed: status.and_then(|s| s.observed_generation) != set.meta().generation,
-        adoption: ctx.settings.adoption(&validated.identity.namespace),
-        quota: Quota::from(&ctx.settings.limits),
-        held: ctx
-            .stalls
-            .held(&key(set), set.meta().generation, ctx.settings.resync),
-        view: None,
-    };
+    let mut known = known(set, ctx, &validated);
     // A resync of a set that is Ready at this generation starts from the shared view.
     if !known.spec_changed && known.held.is_empty() && is_ready(set) {
         known.view = Some(region.view.get(&aws, &ctx.settings.cluster_name).await?);
@@ -354,24 +352,22 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
         stores: ctx.sets.get().map(Vec::as_slice).unwrap_or_default(),
         watched: &ctx.settings.namespaces,
     };
-    let done = driver::converge(
-        &aws,
-        &refs,
-        &validated,
-        &ctx.settings.cluster_name,
-        &known,
-        Mode::Execute,
-    )
-    .await;
+    let cluster = &ctx.settings.cluster_name;
+    let done = driver::converge(&aws, &refs, &validated, cluster, &known, Mode::Execute).await;
     let generation = set.meta().generation;
     ctx.stalls
         .record(&key(set), generation, done.as_ref().map(|_| ()));
     let done = done?;
-    let summary: Vec<String> = done.plan.actions.iter().map(ToString::to_string).collect();
+    let mut summary: Vec<String> = done.plan.actions.iter().map(ToString::to_string).collect();
+    // After the plan: the groups exist. A failed write is reported after what AWS was given.
+    let published = outputs::sync(&ctx.client, set, config_map, &done, &seen).await;
+    summary.extend(published.as_ref().into_iter().flatten().cloned());
     let outcome = if !done.executed {
+        published?;
         Outcome::Observed(summary)
     } else {
         report_applied(set, ctx, &summary, known.spec_changed).await;
+        published?;
         if done.plan.unresolved.is_empty() {
             Outcome::Converged
         } else {
@@ -380,7 +376,7 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
     };
     let waiting = matches!(outcome, Outcome::Waiting(_));
     let facts = Facts {
-        generation: set.meta().generation,
+        generation,
         vpc_id: Some(done.vpc_id.clone()),
         tiers: Some(tier_status(&done)),
         now: now(),
@@ -391,6 +387,21 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
     } else {
         runner::jittered(ctx.settings.resync)
     }))
+}
+
+/// What the driver is told from before: status, the controller's settings, held writes.
+fn known(set: &SecurityGroupSet, ctx: &Context, validated: &model::ValidatedSet) -> Known {
+    let status = set.status.as_ref();
+    Known {
+        vpc_id: status.and_then(|s| s.vpc_id.clone()),
+        spec_changed: status.and_then(|s| s.observed_generation) != set.meta().generation,
+        adoption: ctx.settings.adoption(&validated.identity.namespace),
+        quota: Quota::from(&ctx.settings.limits),
+        held: ctx
+            .stalls
+            .held(&key(set), set.meta().generation, ctx.settings.resync),
+        view: None,
+    }
 }
 
 fn is_ready(set: &SecurityGroupSet) -> bool {
@@ -452,19 +463,27 @@ async fn cleanup(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error>
     }
     let identity = SetIdentity::of(set);
     let aws = ctx.aws(identity.region.as_deref());
-    let note = match driver::teardown(&aws, &identity, &ctx.settings.cluster_name, Mode::Execute).await? {
-        Teardown::Retained => ("Retained", "deletionPolicy Retain: AWS left as it is".to_string()),
-        Teardown::ObserveOnly => (
-            "Retained",
-            "managementPolicy ObserveOnly: AWS left as it is".to_string(),
-        ),
-        Teardown::Planned { plan, .. } if plan.actions.is_empty() => return Ok(Action::await_change()),
-        Teardown::Planned { plan, .. } => {
-            let shown: Vec<String> = plan.actions.iter().map(ToString::to_string).collect();
-            ("Deleted", shown.join("\n"))
-        }
-    };
-    ctx.event(set, EventType::Normal, note.0, "Delete", note.1).await;
+    let (reason, mut lines) =
+        match driver::teardown(&aws, &identity, &ctx.settings.cluster_name, Mode::Execute).await? {
+            Teardown::Retained => (
+                "Retained",
+                vec!["deletionPolicy Retain: AWS left as it is".to_string()],
+            ),
+            Teardown::ObserveOnly => (
+                "Retained",
+                vec!["managementPolicy ObserveOnly: AWS left as it is".to_string()],
+            ),
+            Teardown::Planned { plan, .. } => {
+                ("Deleted", plan.actions.iter().map(ToString::to_string).collect())
+            }
+        };
+    // Last, whatever the policies (the set owns it: a garbage collector would delete it too),
+    // so that while the groups are there, so are their ids.
+    lines.extend(outputs::remove_all(&ctx.client, set).await?);
+    if !lines.is_empty() {
+        ctx.event(set, EventType::Normal, reason, "Delete", lines.join("\n"))
+            .await;
+    }
     Ok(Action::await_change())
 }
 

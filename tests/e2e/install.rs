@@ -102,7 +102,8 @@ fn default_values_render_a_hardened_least_privilege_install() {
         "ServiceMonitor is off by default"
     );
 
-    // RBAC: the sets (read, finalizer patch, finalizers, status), Events, the Lease. Nothing else.
+    // RBAC: the sets (read, finalizer patch, finalizers, status), the ConfigMap output, Events,
+    // the Lease. Nothing else.
     let rules: Vec<(Vec<String>, Vec<String>, Vec<String>)> = one(&docs, "ClusterRole")["rules"]
         .as_array()
         .unwrap()
@@ -137,6 +138,11 @@ fn default_values_render_a_hardened_least_privilege_install() {
                 s(&["sgprovisioner.io"]),
                 s(&["securitygroupsets/status"]),
                 s(&["patch"])
+            ),
+            (
+                s(&[""]),
+                s(&["configmaps"]),
+                s(&["get", "list", "create", "patch", "delete"])
             ),
             (s(&["events.k8s.io"]), s(&["events"]), s(&["create", "patch"])),
         ]

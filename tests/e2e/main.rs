@@ -4,6 +4,7 @@ mod support;
 
 mod adoption;
 mod argocd;
+mod configmap;
 mod corpus;
 mod crash;
 mod crd;

@@ -4,15 +4,17 @@
 
 use std::process::Command;
 
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
 use serde_json::Value;
-use sg_provisioner::api::SecurityGroupSet;
+use sg_provisioner::api::{ConfigMapOutput, Outputs, SecurityGroupSet};
 
 use crate::support::controller::Controller;
-use crate::support::fixture::{Fixture, condition, current};
+use crate::support::fixture::{Fixture, TIMEOUT, condition, current};
 use crate::support::tools::{
     argocd_health, documents, helm_template, kubectl, run, run_ok, service_account_kubeconfig,
 };
-use crate::support::{repo_root, unique};
+use crate::support::{poll_async, repo_root, unique};
 
 /// The chart, rendered with default values into the fixture's namespace, and applied.
 /// Deletes what it applied on drop (cluster-scoped RBAC included).
@@ -49,8 +51,9 @@ impl Drop for Installed {
     }
 }
 
-/// The seed's example, renamed (set names are global in SSM) and reading its VPC from a
-/// parameter of its own (so parallel tests do not overwrite each other's).
+/// The seed's example, renamed (set names are global in SSM), reading its VPC from a
+/// parameter of its own (so parallel tests do not overwrite each other's), and publishing its
+/// ids in a ConfigMap too (so the chart's ConfigMap rules are exercised).
 async fn seed_example(f: &Fixture) -> SecurityGroupSet {
     let mut set: SecurityGroupSet = serde_saphyr::from_str(include_str!(
         "../../examples/globalbank-prod-c001-us-west-2-sg.yaml"
@@ -70,6 +73,11 @@ async fn seed_example(f: &Fixture) -> SecurityGroupSet {
     set.metadata.name = Some(name);
     set.metadata.namespace = Some(f.ns.clone());
     set.spec.vpc.parameter_path = Some(vpc_param);
+    set.spec.outputs = Some(Outputs {
+        config_map: Some(ConfigMapOutput {
+            name: "seed-ids".into(),
+        }),
+    });
     set
 }
 
@@ -125,10 +133,17 @@ async fn chart_rbac_converges_the_seed_example_as_the_service_account() {
         );
     }
     assert_eq!(health(&ready).0, "Healthy");
+    let config_maps: Api<ConfigMap> = Api::namespaced(f.client.clone(), &f.ns);
+    let ids = poll_async(TIMEOUT, "the seed-ids ConfigMap", || async {
+        config_maps.get_opt("seed-ids").await.ok().flatten()?.data
+    })
+    .await;
+    assert_eq!(ids.len(), 3, "{ids:?}");
 
-    // Deletion needs the finalizer patch too.
+    // Deletion needs the finalizer patch too, and the ConfigMap goes with the set.
     f.delete_and_wait_gone(&name).await;
     assert_eq!(f.group_count(&name).await, 0);
+    assert_eq!(config_maps.get_opt("seed-ids").await.unwrap(), None);
     let logs = controller.logs();
     assert!(logs.contains("became the leader"), "{logs}");
     assert!(

@@ -65,6 +65,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - apiGroups: ["sgprovisioner.io"]
   resources: ["securitygroupsets/status"]
   verbs: ["patch"]
+# spec.outputs.configMap: read the named ConfigMap (is it the set's?) and list the controller's
+# own (by label); server-side apply it (a patch; the first one creates it, which the API server
+# authorizes as create too); delete one renamed, removed from the spec, or of a deleted set.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "create", "patch", "delete"]
 # Applied, DriftCorrected, Deleted, failures (repeats are patched into a series).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

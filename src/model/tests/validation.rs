@@ -278,3 +278,31 @@ fn tags_use_ssm_characters_and_the_cluster_name_is_a_valid_tag_value() {
     assert!(cluster_name("").is_err() && cluster_name("a&b").is_err());
     assert!(cluster_name(&"x".repeat(257)).is_err());
 }
+
+#[test]
+fn the_config_map_output_is_named_as_kubernetes_names_objects() {
+    use crate::api::{ConfigMapOutput, Outputs};
+    let with = |name: &str| {
+        let mut set = seed();
+        set.spec.outputs = Some(Outputs {
+            config_map: Some(ConfigMapOutput { name: name.into() }),
+        });
+        set
+    };
+    let long_label = format!("{}.ids", "a".repeat(70));
+    for good in ["app-ids", "sg.ids.v1", "0", long_label.as_str()] {
+        let valid = validate(&with(good), &Limits::default()).unwrap_or_else(|e| panic!("{good}: {e:?}"));
+        assert_eq!(valid.config_map.as_deref(), Some(good));
+    }
+    let too_long = "a".repeat(254);
+    for bad in ["", "App-Ids", "ids_v1", "-ids", "ids.", "a..b", too_long.as_str()] {
+        let errors = validate(&with(bad), &Limits::default()).unwrap_err();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.path == "spec.outputs.configMap.name" && e.message.contains("DNS-1123 subdomain")),
+            "{bad:?}: {errors:?}"
+        );
+    }
+    assert_eq!(validate(&seed(), &Limits::default()).unwrap().config_map, None);
+}
