@@ -100,35 +100,29 @@ impl RateLimits {
 #[derive(Clone)]
 pub struct Limited<A> {
     inner: A,
-    buckets: Arc<Buckets>,
+    pacer: Arc<Pacer>,
 }
 
-struct Buckets {
+/// The token buckets of one region (and account), shared by every set: an action's own, or
+/// for SSM one for all its actions, as AWS counts them.
+pub struct Pacer {
     limits: RateLimits,
     by_operation: std::sync::Mutex<HashMap<&'static str, Arc<DefaultDirectRateLimiter>>>,
     metrics: Metrics,
 }
 
-impl<A: AwsApi> Limited<A> {
-    pub fn new(inner: A, limits: RateLimits, metrics: Metrics) -> Self {
-        let buckets = Buckets {
+impl Pacer {
+    pub fn new(limits: RateLimits, metrics: Metrics) -> Self {
+        Pacer {
             limits,
             by_operation: Default::default(),
             metrics,
-        };
-        Limited {
-            inner,
-            buckets: Arc::new(buckets),
         }
     }
 
-    pub fn inner(&self) -> &A {
-        &self.inner
-    }
-
     /// Waits for a token of `operation`'s bucket (no wait when limits are off).
-    async fn take(&self, operation: &'static str) {
-        if !self.buckets.limits.enabled {
+    pub async fn take(&self, operation: &'static str) {
+        if !self.limits.enabled {
             return;
         }
         let bucket = self.bucket(operation);
@@ -140,14 +134,39 @@ impl<A: AwsApi> Limited<A> {
             .until_ready_with_jitter(Jitter::up_to(Duration::from_millis(50)))
             .await;
         let waited = started.elapsed().as_secs_f64();
-        self.buckets.metrics.rate_limited(operation, waited);
+        self.metrics.rate_limited(operation, waited);
     }
 
     fn bucket(&self, operation: &'static str) -> Arc<DefaultDirectRateLimiter> {
-        let mut map = self.buckets.by_operation.lock().unwrap();
-        map.entry(operation)
-            .or_insert_with(|| Arc::new(limiter(self.buckets.limits.rate(operation))))
+        // SSM throttles per account and region, not per action (EC2 per action).
+        let key = if category(operation) == "ssm" {
+            "ssm:"
+        } else {
+            operation
+        };
+        let mut map = self.by_operation.lock().unwrap();
+        map.entry(key)
+            .or_insert_with(|| Arc::new(limiter(self.limits.rate(operation))))
             .clone()
+    }
+}
+
+impl<A: AwsApi> Limited<A> {
+    pub fn new(inner: A, limits: RateLimits, metrics: Metrics) -> Self {
+        Self::with_pacer(inner, Arc::new(Pacer::new(limits, metrics)))
+    }
+
+    /// Behind `pacer`'s buckets, which `inner` may also use for the later pages of a read.
+    pub fn with_pacer(inner: A, pacer: Arc<Pacer>) -> Self {
+        Limited { inner, pacer }
+    }
+
+    pub fn inner(&self) -> &A {
+        &self.inner
+    }
+
+    async fn take(&self, operation: &'static str) {
+        self.pacer.take(operation).await
     }
 }
 

@@ -12,6 +12,7 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging};
 
 use super::fence::{Fence, FenceInterceptor};
+use super::limiter::Pacer;
 use super::recent::Recent;
 use super::{AwsApi, AwsError, Interface, Result};
 use crate::diff::{ConcretePeer, GroupRef, ObservedGroup, Rule};
@@ -84,6 +85,9 @@ pub struct Aws {
     pub metrics: Metrics,
     /// What was created moments ago (read-your-writes for teardown).
     pub recent: Arc<Recent>,
+    /// The region's token buckets, for the pages of a read after its first (the first page's
+    /// token is taken by [`super::limiter::Limited`], which sees one call).
+    pub pacer: Option<Arc<Pacer>>,
 }
 
 impl Aws {
@@ -93,6 +97,7 @@ impl Aws {
             ssm: aws_sdk_ssm::Client::new(config),
             metrics,
             recent: Arc::default(),
+            pacer: None,
         }
     }
 
@@ -105,6 +110,20 @@ impl Aws {
             ssm: aws_sdk_ssm::Client::from_conf(ssm.build()),
             metrics,
             recent: Arc::default(),
+            pacer: None,
+        }
+    }
+
+    /// Later pages of paginated reads wait for `pacer`'s tokens.
+    pub fn paced(mut self, pacer: Arc<Pacer>) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
+
+    /// Waits for a token before every page of `operation` but the first.
+    async fn pace(&self, operation: &'static str, page: usize) {
+        if let (Some(pacer), true) = (&self.pacer, page > 0) {
+            pacer.take(operation).await;
         }
     }
 
@@ -139,7 +158,9 @@ impl Aws {
         }
         let mut pages = call.into_paginator().page_size(1000).send();
         let mut groups = Vec::new();
-        while let Some(page) = pages.next().await {
+        for n in 0.. {
+            self.pace("DescribeSecurityGroups", n).await;
+            let Some(page) = pages.next().await else { break };
             let page = self.track("ec2", "DescribeSecurityGroups", page)?;
             groups.extend(page.security_groups.unwrap_or_default());
         }
@@ -175,7 +196,9 @@ impl Aws {
             .into_paginator()
             .send();
         let mut groups = Vec::new();
-        while let Some(page) = pages.next().await {
+        for n in 0.. {
+            self.pace("DescribeSecurityGroups", n).await;
+            let Some(page) = pages.next().await else { break };
             let page = self.track("ec2", "DescribeSecurityGroups", page)?;
             groups.extend(page.security_groups().iter().map(observed_group));
         }
@@ -290,7 +313,9 @@ impl AwsApi for Aws {
             .into_paginator()
             .send();
         let mut params = BTreeMap::new();
-        while let Some(page) = pages.next().await {
+        for n in 0.. {
+            self.pace("ssm:GetParametersByPath", n).await;
+            let Some(page) = pages.next().await else { break };
             let page = self.track("ssm", "GetParametersByPath", page)?;
             for p in page.parameters() {
                 if let (Some(name), Some(value)) = (p.name(), p.value()) {

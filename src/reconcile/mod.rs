@@ -19,7 +19,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::api::{FINALIZER, SecurityGroupSet, SecurityGroupSetStatus, TierStatus};
 use crate::aws::Aws;
 use crate::aws::fence::Fence;
-use crate::aws::limiter::{Limited, RateLimits};
+use crate::aws::limiter::{Limited, Pacer, RateLimits};
 use crate::diff::{self, Adoption, GroupRef, Quota};
 use crate::metrics::Metrics;
 use crate::model::{self, Direction, Limits, SetIdentity};
@@ -155,9 +155,13 @@ impl Context {
                 if let Some(r) = region {
                     config = config.region(aws_config::Region::new(r.to_string()));
                 }
+                let pacer = Arc::new(Pacer::new(
+                    self.settings.rate_limits.clone(),
+                    self.metrics.clone(),
+                ));
                 let aws = Aws::fenced(&config.build(), self.metrics.clone(), self.fence.clone());
                 Region {
-                    aws: Limited::new(aws, self.settings.rate_limits.clone(), self.metrics.clone()),
+                    aws: Limited::with_pacer(aws.paced(pacer.clone()), pacer),
                     // A resync reads a view at most one period old: drift is found within two.
                     view: Arc::new(shared::SharedView::new(self.settings.resync)),
                 }
