@@ -126,6 +126,14 @@ impl<A: AwsApi> Limited<A> {
         &self.inner
     }
 
+    /// `inner` behind these same buckets (another role of the same account and region).
+    pub fn share<B: AwsApi>(&self, inner: B) -> Limited<B> {
+        Limited {
+            inner,
+            buckets: self.buckets.clone(),
+        }
+    }
+
     /// Waits for a token of `operation`'s bucket (no wait when limits are off).
     async fn take(&self, operation: &'static str) {
         if !self.buckets.limits.enabled {

@@ -26,15 +26,19 @@ const THROTTLE_CODES: [&str; 6] = [
     "RequestThrottledException",
 ];
 
-fn classify<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
+fn classify<E, R>(operation: &'static str, err: &SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    if super::fence::is_fenced(&err) {
+    if super::fence::is_fenced(err) {
         return AwsError::Fenced { operation };
     }
-    match &err {
+    // The call needed the set's role's credentials, and STS did not give them.
+    if let Some(sts) = super::assume::assume_role_failure(err) {
+        return classify(super::assume::ASSUME_ROLE, sts);
+    }
+    match err {
         SdkError::ServiceError(service) => {
             let e = service.err();
             let code = e.code().unwrap_or("Unknown").to_string();
@@ -64,13 +68,13 @@ where
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             AwsError::Transient {
                 operation,
-                message: DisplayErrorContext(&err).to_string(),
+                message: DisplayErrorContext(err).to_string(),
             }
         }
         _ => AwsError::Service {
             operation,
             code: "ClientError".into(),
-            message: DisplayErrorContext(&err).to_string(),
+            message: DisplayErrorContext(err).to_string(),
         },
     }
 }
@@ -114,7 +118,7 @@ impl Aws {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let result = result.map_err(|e| classify(operation, e));
+        let result = result.map_err(|e| classify(operation, &e));
         let outcome = match &result {
             Ok(_) => "ok",
             Err(AwsError::Throttled { .. }) => "throttled",
