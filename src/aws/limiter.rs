@@ -255,6 +255,21 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_limiter_takes_from_the_same_buckets() {
+        use crate::aws::fake::FakeAws;
+        let limits = RateLimits::default().with("DescribeVpcs=0.001/1").unwrap();
+        let first = Limited::new(FakeAws::default(), limits.clone(), Metrics::default());
+        let second = first.share(FakeAws::default());
+        let apart = Limited::new(FakeAws::default(), limits, Metrics::default());
+        assert!(first.bucket("DescribeVpcs").check().is_ok(), "the one token");
+        assert!(
+            second.bucket("DescribeVpcs").check().is_err(),
+            "another role, same account"
+        );
+        assert!(apart.bucket("DescribeVpcs").check().is_ok(), "another account");
+    }
+
+    #[test]
     fn a_bucket_allows_its_burst_then_refills_at_its_rate() {
         let bucket = limiter(Rate {
             per_second: 5.0,
