@@ -4,8 +4,9 @@
 //! aws-config's `AssumeRoleProvider` calls STS AssumeRole signed with the base configuration's
 //! credentials (the controller's own: IRSA, EKS Pod Identity, the environment), passing the
 //! set's ExternalId. The SDK's lazy identity cache holds the answer: the first call that needs
-//! credentials fetches them, later calls reuse them until [`REFRESH_BEFORE`] before they expire,
-//! when the next call fetches new ones (no background loop). The EC2 and SSM clients of one
+//! credentials fetches them, later calls reuse them until some time between [`REFRESH_BEFORE`]
+//! and half of it before they expire (the cache adds up to half its margin as jitter, so that
+//! many roles do not refresh at once), when the next call fetches new ones (no background loop). The EC2 and SSM clients of one
 //! (region, role) share one provider and so one cache: one AssumeRole an hour per (role,
 //! ExternalId, region), not one per call.
 //!
@@ -31,8 +32,9 @@ use crate::model::Role;
 /// The operation named in errors and metrics.
 pub const ASSUME_ROLE: &str = "sts:AssumeRole";
 
-/// Credentials are fetched again this long before they expire (AssumeRole's default session
-/// lasts an hour; this leaves room for a slow STS and clock skew).
+/// Credentials are fetched again at most this long (and at least half of it) before they
+/// expire: AssumeRole's default session lasts an hour; this leaves room for a slow STS and
+/// clock skew.
 pub const REFRESH_BEFORE: Duration = Duration::from_secs(300);
 
 /// AssumeRole's `RoleSessionName`: `sg-provisioner-{cluster}`, in STS's characters

@@ -914,7 +914,7 @@ class Emulator:
                 resp = self._buffered(self.moto_app, environ)
             self.ledger.after_write(req, resp, backend_of, pre)
             if req.service == "sts" and req.operation == "AssumeRole" and resp[0] < 400:
-                self.roles.assumed(req.access_key, req.params)
+                resp = self.roles.assumed(req.access_key, req.params, resp)
             return resp, kinds
 
     def _backends_of(self, req: AwsRequest, environ: dict[str, Any]) -> Callable[[str], Any]:
@@ -1182,14 +1182,15 @@ class Emulator:
 
     def _assumed_roles(self, method: str, body: bytes, role_arn: str | None) -> Response:
         """GET: who assumed which role (or one role's record, `?role_arn=`); POST
-        {"trust": {...}}: the roles' trust conditions (sts_roles.Roles.update_trust)."""
+        {"trust": {...}, "session_s": {...}}: the roles' trust conditions and short sessions
+        (sts_roles.Roles.update)."""
         def answer(doc: Any, status: int = 200) -> Response:
             return status, [("Content-Type", "application/json")], json.dumps(doc).encode()
 
         with self.moto_lock:
             if method == "POST":
                 try:
-                    self.roles.update_trust(json.loads(body or b"{}"))
+                    self.roles.update(json.loads(body or b"{}"))
                 except ValueError as e:
                     return answer({"error": str(e)}, 400)
             return answer(self.roles.snapshot(role_arn))

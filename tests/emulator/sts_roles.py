@@ -24,11 +24,15 @@ see two separate sets of VPCs and groups, as in AWS. What this module adds:
   * trust conditions per role: ``{"external_id": "X"}`` makes an AssumeRole of that role
     without ExternalId X answer AccessDenied, as a trust policy with the condition
     ``"StringEquals": {"sts:ExternalId": "X"}`` does.
+  * short sessions, a test accelerator: ``session_s`` per role makes the answer's Expiration
+    that many seconds from now (AWS: DurationSeconds 900 s to the role's maximum, 1 h by
+    default), so that a client's refresh before expiry can be seen in minutes.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import re
 import uuid
@@ -38,6 +42,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 _APPLIED = False
 _ROLE_ACCOUNT = re.compile(r"^arn:[a-z-]+:iam::([0-9]{12}):role/")
+_EXPIRATION = re.compile(rb"<Expiration>[^<]*</Expiration>")
+MAX_SESSION_S = 43200.0  # AWS's longest role session (12 h)
 
 
 def access_key_for(role_arn: str) -> str:
@@ -74,6 +80,7 @@ class Roles:
     def reset(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}
         self.trust: dict[str, dict[str, Any]] = {}
+        self.sessions: dict[str, float] = {}
 
     def _record(self, role_arn: str) -> dict[str, Any]:
         rec = self.records.get(role_arn)
@@ -103,16 +110,24 @@ class Roles:
         return sts_error(403, "AccessDenied",
                          f"User: {who} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
 
-    def assumed(self, caller: str | None, params: dict[str, list[str]]) -> None:
-        """Records a successful AssumeRole."""
+    def assumed(self, caller: str | None, params: dict[str, list[str]],
+                resp: tuple[int, list[tuple[str, str]], bytes]) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Records a successful AssumeRole; its answer, with the role's short session if it has one."""
         one = lambda name: (params.get(name) or [None])[0]  # noqa: E731
-        rec = self._record(one("RoleArn") or "")
+        role_arn = one("RoleArn") or ""
+        seconds = self.sessions.get(role_arn)
+        if seconds is not None:
+            at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+            stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode()
+            resp = (resp[0], resp[1], _EXPIRATION.sub(b"<Expiration>" + stamp + b"</Expiration>", resp[2], count=1))
+        rec = self._record(role_arn)
         rec["assumed"] += 1
         key = caller or "anonymous"
         rec["callers"][key] = rec["callers"].get(key, 0) + 1
         for field, value in (("external_ids", one("ExternalId")), ("session_names", one("RoleSessionName"))):
             if value not in rec[field]:
                 rec[field].append(value)
+        return resp
 
     def snapshot(self, role_arn: str | None = None) -> dict[str, Any]:
         """Every role's record and the trust conditions; with `role_arn`, that role's record
@@ -121,16 +136,36 @@ class Roles:
             rec = self.records.get(role_arn)
             if rec is None:
                 rec = Roles()._record(role_arn)
-            return {"role_arn": role_arn, **_copy(rec), "trust": _copy(self.trust.get(role_arn))}
-        return {"roles": _copy(self.records), "trust": _copy(self.trust)}
+            return {"role_arn": role_arn, **_copy(rec), "trust": _copy(self.trust.get(role_arn)),
+                    "session_s": self.sessions.get(role_arn)}
+        return {"roles": _copy(self.records), "trust": _copy(self.trust), "session_s": dict(self.sessions)}
 
-    def update_trust(self, doc: Any) -> None:
-        """`{"trust": {ARN: {"external_id": "X"} | null}}`: sets (null: removes) each role's
-        trust conditions; ValueError on a bad document (nothing changes)."""
-        if not isinstance(doc, dict) or set(doc) != {"trust"} or not isinstance(doc["trust"], dict):
-            raise ValueError('body must be {"trust": {ROLE_ARN: {"external_id": "X"} | null}}')
+    def update(self, doc: Any) -> None:
+        """`{"trust": {ARN: {"external_id": "X"} | null}, "session_s": {ARN: S | null}}` (either
+        key or both): sets (null: removes) roles' trust conditions and short sessions;
+        ValueError on a bad document (nothing changes)."""
+        keys = set(doc) if isinstance(doc, dict) else set()
+        if not keys or keys - {"trust", "session_s"} or not all(isinstance(doc[k], dict) for k in keys):
+            raise ValueError('body must be {"trust": {ROLE_ARN: {"external_id": "X"} | null}, '
+                             '"session_s": {ROLE_ARN: SECONDS | null}} (either key or both)')
+        trust = self._trust(doc.get("trust", {}))
+        sessions = self._sessions(doc.get("session_s", {}))
+        self.trust, self.sessions = trust, sessions
+
+    def _sessions(self, changes: dict[str, Any]) -> dict[str, float]:
+        new = dict(self.sessions)
+        for role_arn, seconds in changes.items():
+            if seconds is None:
+                new.pop(role_arn, None)
+            elif isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= MAX_SESSION_S:
+                raise ValueError(f"session_s of {role_arn}: seconds in (0, {MAX_SESSION_S:g}] or null")
+            else:
+                new[role_arn] = float(seconds)
+        return new
+
+    def _trust(self, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
         new = dict(self.trust)
-        for role_arn, cond in doc["trust"].items():
+        for role_arn, cond in changes.items():
             if cond is None:
                 new.pop(role_arn, None)
                 continue
@@ -139,7 +174,7 @@ class Roles:
             if "external_id" in cond and not isinstance(cond["external_id"], str):
                 raise ValueError(f"trust of {role_arn}: external_id must be a string")
             new[role_arn] = dict(cond)
-        self.trust = new
+        return new
 
 
 def _copy(doc: Any) -> Any:

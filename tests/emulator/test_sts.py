@@ -59,7 +59,7 @@ def test_the_key_id_is_the_roles_and_requests_land_in_its_account(emu: Emu) -> N
 
 
 def test_the_record_of_assumed_roles(emu: Emu) -> None:
-    assert emu.control("GET", "assumed-roles")[1] == {"roles": {}, "trust": {}}
+    assert emu.control("GET", "assumed-roles")[1] == {"roles": {}, "trust": {}, "session_s": {}}
     never = emu.control("GET", "assumed-roles?role_arn=" + ROLE_B)[1]
     assert never["assumed"] == 0 and never["account_id"] == "222222222222"
     assume(emu, ROLE_A, ExternalId="ext-1")
@@ -108,3 +108,19 @@ def test_faults_and_outage_reach_sts_in_its_error_format(emu: Emu) -> None:
         assume(emu, ROLE_A)
     assert emu.counts("AKIACALLER")["outage_refused"] == 1
     assert emu.control("GET", "assumed-roles?role_arn=" + ROLE_A)[1]["assumed"] == 0
+
+
+def test_a_short_session_expires_when_asked(emu: Emu) -> None:
+    import datetime
+
+    status, body = emu.control("POST", "assumed-roles", {"session_s": {ROLE_A: 302}})
+    assert status == 200 and body["session_s"] == {ROLE_A: 302.0}
+    now = datetime.datetime.now(datetime.timezone.utc)
+    short = assume(emu, ROLE_A)["Expiration"] - now
+    assert datetime.timedelta(seconds=290) < short < datetime.timedelta(seconds=310), short
+    default = assume(emu, ROLE_B)["Expiration"] - now
+    assert default > datetime.timedelta(seconds=3500), "other roles: an hour"
+    for bad in ({"session_s": {ROLE_A: 0}}, {"session_s": {ROLE_A: "1"}}, {"session_s": []},
+                {"trust": {}, "other": {}}, {}):
+        assert emu.control("POST", "assumed-roles", bad)[0] == 400, bad
+    assert emu.control("POST", "assumed-roles", {"session_s": {ROLE_A: None}})[1]["session_s"] == {}

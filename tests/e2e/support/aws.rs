@@ -114,9 +114,13 @@ impl Emulator {
     /// The role's trust policy asks for this ExternalId (`None`: any caller may assume it).
     pub async fn trust(&self, role_arn: &str, external_id: Option<&str>) {
         let condition = external_id.map(|id| json!({"external_id": id}));
+        self.roles(json!({"trust": {role_arn: condition}})).await;
+    }
+
+    async fn roles(&self, doc: Value) {
         self.http
             .post(format!("{}/assumed-roles", self.base))
-            .json(&json!({"trust": {role_arn: condition}}))
+            .json(&doc)
             .send()
             .await
             .and_then(|r| r.error_for_status())
