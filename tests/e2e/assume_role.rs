@@ -247,3 +247,44 @@ async fn a_role_not_allowed_makes_no_aws_call_and_a_refused_assume_role_stalls_u
     f.delete_and_wait_gone("denied").await;
     assert_eq!(account.owned(&format!("{}/denied", f.ns)).await, 0);
 }
+
+#[tokio::test]
+async fn a_role_taken_off_the_list_stalls_its_set_and_its_deletion_without_a_call() {
+    let f = Fixture::new("assume-revoked").await;
+    let run = unique("ar");
+    let role = role("666666666666", &format!("{run}-revoked"));
+    let account = Account::new(&f, &role, None).await;
+    let controller = Controller::start(&f.ns, &f.key, &["--allowed-role-arns", &role]);
+    f.apply(&f.set("revoked", account.spec(None))).await;
+    let ready = f.wait_ready("revoked").await;
+    let id = group_id(&ready, "solo");
+
+    // The admin takes the role off the list (a restart reads it).
+    drop(controller);
+    f.emulator.reset_counts().await;
+    account.emulator.reset_counts().await;
+    let controller = Controller::start(&f.ns, &f.key, &[]);
+    let (reason, message) = wait_stalled(&f, "revoked").await;
+    assert_eq!(reason, "RoleNotAllowed", "{message}");
+    f.sets
+        .delete("revoked", &Default::default())
+        .await
+        .expect("delete");
+    let deleting = f
+        .wait_for("revoked", "its deletion to stall", |s| {
+            condition(s, "Stalled").is_some_and(|c| c.0 == "True" && c.2.contains("deletion waits"))
+        })
+        .await;
+    let message = condition(&deleting, "Stalled").unwrap().2;
+    assert!(message.starts_with("spec.aws.roleArn: "), "{message}");
+    assert_eq!(f.emulator.counts().await["total"], 0, "no call, STS's included");
+    assert_eq!(account.emulator.counts().await["total"], 0);
+    // (The test's own look signs with the role's key too: after the counts.)
+    assert!(account.has_group(&id).await, "its group is left as it is");
+
+    // Allowed again: the deletion goes on, in the role's account.
+    drop(controller);
+    let _controller = Controller::start(&f.ns, &f.key, &["--allowed-role-arns", &role]);
+    f.wait_gone("revoked", crate::support::fixture::TIMEOUT).await;
+    assert!(!account.has_group(&id).await);
+}
