@@ -73,6 +73,16 @@ pub const SSM_PATH: &str = "^(/[a-zA-Z0-9_.-]+)+$";
 /// [`DESCRIPTION_PUNCTUATION`] as a character class.
 pub const DESCRIPTION: &str = r"^[a-zA-Z0-9 ._:/()#,@\[\]+=&;{}!$*-]*$";
 pub const PORTS: &str = "^[0-9]{1,5}(-[0-9]{1,5})?$";
+/// An IAM role ARN, `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME` (IAM User Guide, "IAM
+/// identifiers": a path of printable ASCII between slashes, a name of 1 to 64 of `\w+=,.@-`;
+/// STS API Reference, AssumeRole: `RoleArn` 20 to 2048 characters).
+pub const ROLE_ARN: &str = "^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/([!-~]*/)?[A-Za-z0-9+=,.@_-]{1,64}$";
+pub const MAX_ROLE_ARN_CHARS: usize = 2048;
+/// STS API Reference, AssumeRole: `ExternalId` 2 to 1224 characters of `[\w+=,.@:/-]` (the
+/// length is the schema's: RE2 repeats at most 1000 times).
+pub const EXTERNAL_ID: &str = "^[A-Za-z0-9+=,.@:/_-]*$";
+pub const MIN_EXTERNAL_ID_CHARS: usize = 2;
+pub const MAX_EXTERNAL_ID_CHARS: usize = 1224;
 pub const PROTOCOL_NUMBER: &str = "^(0|[1-9][0-9]{0,2})$";
 
 // Messages both validators give, word for word.
@@ -85,6 +95,9 @@ pub const ONE_PEER_KEY_MESSAGE: &str =
     "a peer has exactly one of cidr, ipv6Cidr, prefixListId, tier, self, securityGroupId, setRef";
 pub const SSM_PATH_MESSAGE: &str =
     "is not an SSM parameter path (/a/b: letters, digits and _.-, at most 15 levels, not under /aws or /ssm)";
+pub const ROLE_ARN_MESSAGE: &str =
+    "is not an IAM role ARN like arn:aws:iam::123456789012:role/sg-provisioner";
+pub const EXTERNAL_ID_MESSAGE: &str = "must be letters, digits and +=,.@:/_- (an STS ExternalId)";
 pub const EMPTY_DESCRIPTION_MESSAGE: &str = "must not be empty: leave description out for none";
 pub const SET_NAME_LENGTH_MESSAGE: &str = "set names are at most 192 characters: the owner tag {namespace}/{name} must fit AWS's 256 (namespaces have up to 63)";
 pub const DESCRIPTION_IMMUTABLE_MESSAGE: &str = "description is immutable: AWS cannot change a group's description; \

@@ -16,10 +16,11 @@ use serde_json::{Value, json};
 use crate::limits::{
     AWS_MAX_TAGS, CONTROLLER_TAG_COUNT, CONTROLLER_TAG_PREFIX, DEFAULT_RULES_PER_GROUP, DESCRIPTION,
     DESCRIPTION_IMMUTABLE_MESSAGE, DESCRIPTION_MESSAGE, DNS_LABEL, DNS_LABEL_MESSAGE, DNS_SUBDOMAIN,
-    DNS_SUBDOMAIN_MESSAGE, EMPTY_DESCRIPTION_MESSAGE, IMMUTABLE_HOWTO, MANAGED_BY_TAG, MAX_GROUP_NAME_CHARS,
-    MAX_SET_NAME_CHARS, MAX_TAG_KEY_CHARS, MAX_USER_TAGS, NAME_TAG, ONE_PEER_KEY_MESSAGE, PORTS,
-    PREFIX_LIST_ID, PROTOCOL_NUMBER, REGION, RISKY_PORTS, SET_NAME_LENGTH_MESSAGE, SG_ID, SSM_PATH,
-    SSM_PATH_MESSAGE, TAG_CHARS, TAG_CHARS_MESSAGE, VPC_ID,
+    DNS_SUBDOMAIN_MESSAGE, EMPTY_DESCRIPTION_MESSAGE, EXTERNAL_ID, EXTERNAL_ID_MESSAGE, IMMUTABLE_HOWTO,
+    MANAGED_BY_TAG, MAX_GROUP_NAME_CHARS, MAX_SET_NAME_CHARS, MAX_TAG_KEY_CHARS, MAX_USER_TAGS, NAME_TAG,
+    ONE_PEER_KEY_MESSAGE, PORTS, PREFIX_LIST_ID, PROTOCOL_NUMBER, REGION, RISKY_PORTS, ROLE_ARN,
+    ROLE_ARN_MESSAGE, SET_NAME_LENGTH_MESSAGE, SG_ID, SSM_PATH, SSM_PATH_MESSAGE, TAG_CHARS,
+    TAG_CHARS_MESSAGE, VPC_ID,
 };
 
 /// One rule with a fixed message.
@@ -343,6 +344,30 @@ pub fn tags_rules(schema: &mut Schema) {
     );
 }
 
+// --- Account ---
+
+pub fn aws_rules(schema: &mut Schema) {
+    add(
+        schema,
+        vec![
+            rule_x(
+                format!("self.roleArn.matches({})", lit(ROLE_ARN)),
+                format!("'%s {ROLE_ARN_MESSAGE}'.format([self.roleArn])"),
+                Some(".roleArn"),
+            ),
+            // The id is not repeated in the message: a trust policy's shared secret, of sorts.
+            rule(
+                format!(
+                    "!has(self.externalId) || self.externalId.matches({})",
+                    lit(EXTERNAL_ID)
+                ),
+                EXTERNAL_ID_MESSAGE,
+                Some(".externalId"),
+            ),
+        ],
+    );
+}
+
 // --- VPC ---
 
 pub fn vpc_rules(schema: &mut Schema) {
@@ -480,6 +505,11 @@ pub fn spec_rules(schema: &mut Schema) {
         "has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)",
         &format!("region is immutable: {IMMUTABLE_HOWTO}"),
         Some(".region"),
+    ));
+    rules.push(rule(
+        "has(self.aws) == has(oldSelf.aws) && (!has(self.aws) || self.aws.roleArn == oldSelf.aws.roleArn)",
+        &format!("aws.roleArn is immutable (the groups are in the account of the role): {IMMUTABLE_HOWTO}"),
+        Some(".aws"),
     ));
     rules.push(rule(
         "self.vpc == oldSelf.vpc",

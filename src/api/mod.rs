@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 pub mod cel;
 
 use crate::limits::{
-    MAX_DESCRIPTION_CHARS, MAX_DNS_SUBDOMAIN_CHARS, MAX_PEERS, MAX_RULES, MAX_TAG_VALUE_CHARS, MAX_TIERS,
-    MAX_USER_TAGS,
+    MAX_DESCRIPTION_CHARS, MAX_DNS_SUBDOMAIN_CHARS, MAX_EXTERNAL_ID_CHARS, MAX_PEERS, MAX_ROLE_ARN_CHARS,
+    MAX_RULES, MAX_TAG_VALUE_CHARS, MAX_TIERS, MAX_USER_TAGS, MIN_EXTERNAL_ID_CHARS,
 };
 
 pub const GROUP: &str = "sgprovisioner.io";
@@ -49,6 +49,9 @@ pub struct SecurityGroupSetSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 32), transform = cel::region_rules)]
     pub region: Option<String>,
+    /// The AWS account of the set's groups and parameters, when not the controller's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsAccount>,
     /// The VPC the groups live in: exactly one of `id` / `parameterPath`. Immutable.
     pub vpc: VpcRef,
     /// What happens in AWS when the set is deleted.
@@ -90,6 +93,23 @@ pub struct ConfigMapOutput {
     /// The ConfigMap's name: a DNS-1123 subdomain.
     #[schemars(length(max = MAX_DNS_SUBDOMAIN_CHARS), transform = cel::config_map_name_rules)]
     pub name: String,
+}
+
+/// Another account: the controller assumes an IAM role there (STS AssumeRole) for every EC2
+/// and SSM call of the set.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(transform = cel::aws_rules)]
+pub struct AwsAccount {
+    /// The role to assume, e.g. `arn:aws:iam::123456789012:role/sg-provisioner`. The
+    /// controller's `--allowed-role-arns` must allow it; its trust policy must let the
+    /// controller's own role assume it. Immutable: the set's groups are in its account.
+    #[schemars(length(max = MAX_ROLE_ARN_CHARS))]
+    pub role_arn: String,
+    /// The `ExternalId` to pass to AssumeRole, when the role's trust policy requires one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = MIN_EXTERNAL_ID_CHARS, max = MAX_EXTERNAL_ID_CHARS))]
+    pub external_id: Option<String>,
 }
 
 /// Where the VPC id comes from.

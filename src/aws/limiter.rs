@@ -165,6 +165,16 @@ impl<A: AwsApi> Limited<A> {
         &self.inner
     }
 
+    /// The buckets, for another client of the same account and region.
+    pub fn pacer(&self) -> Arc<Pacer> {
+        self.pacer.clone()
+    }
+
+    /// `inner` behind these same buckets (another role of the same account and region).
+    pub fn share<B: AwsApi>(&self, inner: B) -> Limited<B> {
+        Limited::with_pacer(inner, self.pacer.clone())
+    }
+
     async fn take(&self, operation: &'static str) {
         self.pacer.take(operation).await
     }
@@ -267,6 +277,27 @@ mod tests {
         for bad in ["mutating", "mutating=5", "mutating=0/5", "mutating=5/0", "x=a/b"] {
             assert!(RateLimits::default().with(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_shared_limiter_takes_from_the_same_buckets() {
+        use crate::aws::fake::FakeAws;
+        let limits = RateLimits::default().with("DescribeVpcs=0.001/1").unwrap();
+        let first = Limited::new(FakeAws::default(), limits.clone(), Metrics::default());
+        let second = first.share(FakeAws::default());
+        let apart = Limited::new(FakeAws::default(), limits, Metrics::default());
+        assert!(
+            first.pacer.bucket("DescribeVpcs").check().is_ok(),
+            "the one token"
+        );
+        assert!(
+            second.pacer.bucket("DescribeVpcs").check().is_err(),
+            "another role, same account"
+        );
+        assert!(
+            apart.pacer.bucket("DescribeVpcs").check().is_ok(),
+            "another account"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::future::Future;
 use crate::diff::{ObservedGroup, Rule};
 use crate::model::{Direction, Ownership};
 
+pub mod assume;
 #[cfg(test)]
 pub mod fake;
 pub mod fence;
@@ -51,6 +52,17 @@ impl AwsError {
 
     pub fn is(&self, code: &str) -> bool {
         self.code() == Some(code)
+    }
+
+    /// STS did not give the set's role's credentials (`spec.aws.roleArn`).
+    pub fn is_assume_role(&self) -> bool {
+        let operation = match self {
+            AwsError::Throttled { operation, .. }
+            | AwsError::Transient { operation, .. }
+            | AwsError::Service { operation, .. }
+            | AwsError::Fenced { operation } => operation,
+        };
+        *operation == assume::ASSUME_ROLE
     }
 }
 

@@ -28,15 +28,28 @@ const THROTTLE_CODES: [&str; 6] = [
     "RequestThrottledException",
 ];
 
-fn classify<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
+fn classify<E, R>(operation: &'static str, err: &SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    if super::fence::is_fenced(&err) {
+    if super::fence::is_fenced(err) {
         return AwsError::Fenced { operation };
     }
-    match &err {
+    // The call needed the set's role's credentials, and STS did not give them.
+    if let Some(sts) = super::assume::assume_role_failure(err) {
+        return classify_outcome(super::assume::ASSUME_ROLE, sts);
+    }
+    classify_outcome(operation, err)
+}
+
+/// What AWS answered (or that it did not).
+fn classify_outcome<E, R>(operation: &'static str, err: &SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match err {
         SdkError::ServiceError(service) => {
             let e = service.err();
             let code = e.code().unwrap_or("Unknown").to_string();
@@ -66,13 +79,13 @@ where
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             AwsError::Transient {
                 operation,
-                message: DisplayErrorContext(&err).to_string(),
+                message: DisplayErrorContext(err).to_string(),
             }
         }
         _ => AwsError::Service {
             operation,
             code: "ClientError".into(),
-            message: DisplayErrorContext(&err).to_string(),
+            message: DisplayErrorContext(err).to_string(),
         },
     }
 }
@@ -138,7 +151,7 @@ impl Aws {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let result = result.map_err(|e| classify(operation, e));
+        let result = result.map_err(|e| classify(operation, &e));
         let outcome = match &result {
             Ok(_) => "ok",
             Err(AwsError::Throttled { .. }) => "throttled",
@@ -661,4 +674,66 @@ fn ip_permission(rule: &Rule, with_description: bool) -> IpPermission {
         }
     }
     .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_sdk_ec2::error::{ConnectorError, SdkError};
+    use aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupError;
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+
+    use super::*;
+    use crate::aws::assume::ASSUME_ROLE;
+
+    /// An EC2 call whose credentials could not be had: STS's error inside the credentials
+    /// provider's, inside the connector's, as the SDK nests them.
+    fn ec2_without_credentials(
+        sts: aws_sdk_sts::error::SdkError<AssumeRoleError>,
+    ) -> SdkError<CreateSecurityGroupError> {
+        let credentials = CredentialsError::provider_error(sts);
+        SdkError::dispatch_failure(ConnectorError::other(credentials.into(), None))
+    }
+
+    #[test]
+    fn a_failed_assume_role_is_reported_as_sts_whatever_call_needed_it() {
+        let timeout = aws_sdk_sts::error::SdkError::timeout_error("STS did not answer");
+        let err = classify("CreateSecurityGroup", &ec2_without_credentials(timeout));
+        assert!(
+            matches!(err, AwsError::Transient { operation, .. } if operation == ASSUME_ROLE),
+            "{err}"
+        );
+        assert!(err.is_assume_role());
+        let refused = aws_sdk_sts::error::SdkError::construction_failure("bad request");
+        let err = classify("CreateSecurityGroup", &ec2_without_credentials(refused));
+        assert!(
+            matches!(&err, AwsError::Service { operation, .. } if *operation == ASSUME_ROLE),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_fenced_role_is_fenced_and_other_dispatch_failures_are_the_calls_own() {
+        let fenced = CredentialsError::provider_error(super::super::fence::Fenced);
+        let err: SdkError<CreateSecurityGroupError> =
+            SdkError::dispatch_failure(ConnectorError::other(fenced.into(), None));
+        assert!(matches!(
+            classify("CreateSecurityGroup", &err),
+            AwsError::Fenced { .. }
+        ));
+        let io: SdkError<CreateSecurityGroupError> =
+            SdkError::dispatch_failure(ConnectorError::io("connection refused".into()));
+        let err = classify("CreateSecurityGroup", &io);
+        assert!(
+            matches!(
+                err,
+                AwsError::Transient {
+                    operation: "CreateSecurityGroup",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(!err.is_assume_role());
+    }
 }

@@ -97,6 +97,25 @@ pub async fn aws_config(region: Option<&str>) -> aws_config::SdkConfig {
     loader.load().await
 }
 
+/// A set's clients' configuration for the one-shot commands: its region (else `default_region`,
+/// else the SDK's) and, when it names one, its role, assumed with the caller's own credentials
+/// (no allow-list here: IAM decides what the caller may assume).
+pub async fn set_aws_config(
+    identity: &crate::model::SetIdentity,
+    default_region: Option<&str>,
+    cluster: &str,
+    metrics: &Metrics,
+) -> aws_config::SdkConfig {
+    let config = aws_config(identity.region.as_deref().or(default_region)).await;
+    match &identity.role {
+        None => config,
+        Some(role) => {
+            let session = crate::aws::assume::session_name(cluster);
+            crate::aws::assume::role_config(&config, role, &session, Fence::unfenced(), metrics.clone())
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -128,6 +147,14 @@ pub struct RunArgs {
     /// The region of sets that name none; default: the AWS SDK's (AWS_REGION, profile, IMDS).
     #[arg(long, env = "SG_DEFAULT_REGION")]
     pub region: Option<String>,
+    /// IAM roles that sets may name in spec.aws.roleArn, for the controller to assume with STS
+    /// (repeat, or comma-separated). ARN patterns matched as IAM's ArnLike: part by part, `*`
+    /// any run of characters and `?` one, within a :-separated part; e.g.
+    /// arn:aws:iam::123456789012:role/sg-*. Default: none, and a set naming a role is Stalled
+    /// (RoleNotAllowed) without any AWS call.
+    #[arg(long = "allowed-role-arns", env = "SG_ALLOWED_ROLE_ARNS", value_delimiter = ',',
+          value_parser = crate::model::AllowedRoles::pattern, action = clap::ArgAction::Append)]
+    pub allowed_role_arns: Vec<String>,
     /// Address of /metrics, /healthz and /readyz.
     #[arg(long, env = "SG_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: String,
@@ -296,8 +323,11 @@ async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
         instance: args.instance,
         concurrency: args.concurrency,
         rate_limits: rate_limits(&args.aws_rate_limit)?,
+        allowed_roles: crate::model::AllowedRoles::new(&args.allowed_role_arns)
+            .map_err(anyhow::Error::msg)?,
     };
-    tracing::info!(cluster = %settings.cluster_name, resync = ?settings.resync, namespaces = ?settings.namespaces, "starting");
+    tracing::info!(cluster = %settings.cluster_name, resync = ?settings.resync, namespaces = ?settings.namespaces,
+        allowed_roles = ?settings.allowed_roles.patterns(), "starting");
     let ctx = Context::new(client, settings, metrics, aws_config, fence).with_watch_client(watch_client);
     let result = lead(Arc::new(ctx), leadership, shutdown).await;
     server.abort();

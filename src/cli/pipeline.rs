@@ -93,10 +93,10 @@ impl<A: AwsApi> References for ParameterReferences<'_, A> {
     }
 }
 
-/// The set's region's clients: the set's own region, else `--region`, else the SDK's.
+/// The set's clients: its own region, else `--region`, else the SDK's; its role, if it names one.
 async fn aws_for(identity: &SetIdentity, args: &FileArgs, metrics: &Metrics) -> Aws {
-    let region = identity.region.as_deref().or(args.region.as_deref());
-    Aws::new(&super::aws_config(region).await, metrics.clone())
+    let config = super::set_aws_config(identity, args.region.as_deref(), &args.cluster_name, metrics).await;
+    Aws::new(&config, metrics.clone())
 }
 
 /// One set through the driver; `Mode::PlanOnly` writes nothing.

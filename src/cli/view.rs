@@ -107,8 +107,9 @@ pub async fn load(file: &PathBuf, args: &ViewArgs) -> Result<Loaded, Failure> {
             notes: Vec::new(),
         });
     }
-    let region = identity.region.as_deref().or(args.region.as_deref());
-    let aws = Aws::new(&super::aws_config(region).await, Metrics::default());
+    let metrics = Metrics::default();
+    let config = super::set_aws_config(&identity, args.region.as_deref(), &args.cluster_name, &metrics).await;
+    let aws = Aws::new(&config, metrics);
     let groups = aws
         .owned_groups(&desired.ownership)
         .await

@@ -6,8 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::api::{IntOrString, Peer, Traffic};
 pub use crate::limits::{CLUSTER_TAG, MANAGED_BY, MANAGED_BY_TAG, NAME_TAG, OWNER_TAG, TIER_TAG};
 
+pub mod roles;
 pub mod validate;
 
+pub use roles::{AllowedRoles, Role};
 pub use validate::{
     FieldError, Limits, SetIdentity, ValidatedSet, ValidatedTier, VpcSource, check, validate,
 };

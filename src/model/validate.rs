@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use kube::ResourceExt;
 
-use super::{DesiredRule, Direction, RuleMatch, SymbolicPeer, group_name, rule_match, symbolic_peer};
+use super::{DesiredRule, Direction, Role, RuleMatch, SymbolicPeer, group_name, rule_match, symbolic_peer};
 use crate::api::{
     ADOPT_ANNOTATION, DeletionPolicy, IntOrString, ManagementPolicy, Peer, SecurityGroupSet,
     SecurityGroupSetSpec, Tier, Traffic,
@@ -20,9 +20,11 @@ use crate::api::{
 use crate::limits::{
     AWS_MAX_TAGS, CONTROLLER_TAG_COUNT, CONTROLLER_TAG_PREFIX, DEFAULT_RULES_PER_GROUP, DESCRIPTION_MESSAGE,
     DESCRIPTION_PUNCTUATION, DNS_LABEL_MESSAGE, DNS_SUBDOMAIN, DNS_SUBDOMAIN_MESSAGE,
-    EMPTY_DESCRIPTION_MESSAGE, MAX_DESCRIPTION_CHARS, MAX_DNS_SUBDOMAIN_CHARS, MAX_GROUP_NAME_CHARS,
-    MAX_SET_NAME_CHARS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_USER_TAGS, RESERVED_TAG_KEYS,
-    RISKY_PORTS, SET_NAME_LENGTH_MESSAGE, SSM_PATH_MESSAGE, TAG_CHARS, TAG_CHARS_MESSAGE,
+    EMPTY_DESCRIPTION_MESSAGE, EXTERNAL_ID, EXTERNAL_ID_MESSAGE, MAX_DESCRIPTION_CHARS,
+    MAX_DNS_SUBDOMAIN_CHARS, MAX_EXTERNAL_ID_CHARS, MAX_GROUP_NAME_CHARS, MAX_ROLE_ARN_CHARS,
+    MAX_SET_NAME_CHARS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_USER_TAGS, MIN_EXTERNAL_ID_CHARS,
+    RESERVED_TAG_KEYS, RISKY_PORTS, ROLE_ARN, ROLE_ARN_MESSAGE, SET_NAME_LENGTH_MESSAGE, SSM_PATH_MESSAGE,
+    TAG_CHARS, TAG_CHARS_MESSAGE,
 };
 
 /// The guardrails' settings: the rule quotas follow the account's (AWS lets accounts raise them).
@@ -62,6 +64,8 @@ pub struct SetIdentity {
     pub name: String,
     pub namespace: String,
     pub region: Option<String>,
+    /// The role the set's calls are made with; `None`: the controller's own credentials.
+    pub role: Option<Role>,
     pub deletion_policy: DeletionPolicy,
     pub management_policy: ManagementPolicy,
 }
@@ -72,6 +76,7 @@ impl SetIdentity {
             name: set.name_any(),
             namespace: set.namespace().unwrap_or_default(),
             region: set.spec.region.clone(),
+            role: Role::of(&set.spec),
             deletion_policy: set.spec.deletion_policy,
             management_policy: set.spec.management_policy,
         }
@@ -216,6 +221,7 @@ pub fn check(set_name: &str, spec: &SecurityGroupSetSpec, limits: &Limits) -> Ve
     let err: Sink = &mut push;
     check_placement(set_name, spec, err);
     check_outputs(spec, err);
+    check_account(spec, err);
     check_tags("spec.tags", &spec.tags, err);
     if spec.tiers.is_empty() {
         err(
@@ -294,6 +300,36 @@ fn check_outputs(spec: &SecurityGroupSetSpec, err: Sink) {
     };
     if !is_dns1123_subdomain(&config_map.name) {
         err("spec.outputs.configMap.name".into(), DNS_SUBDOMAIN_MESSAGE.into());
+    }
+}
+
+/// `spec.aws`: the role's ARN and ExternalId, as STS and IAM write them. Whether the
+/// controller may use the role is its allow-list's business (`AllowedRoles`), not the spec's.
+fn check_account(spec: &SecurityGroupSetSpec, err: Sink) {
+    static ARN: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(ROLE_ARN).expect("ROLE_ARN is a regex"));
+    static ID: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(EXTERNAL_ID).expect("EXTERNAL_ID is a regex"));
+    let Some(aws) = &spec.aws else { return };
+    let arn = &aws.role_arn;
+    if arn.len() > MAX_ROLE_ARN_CHARS {
+        err(
+            "spec.aws.roleArn".into(),
+            format!("Too long: may not be more than {MAX_ROLE_ARN_CHARS} bytes"),
+        );
+    } else if !ARN.is_match(arn) {
+        err("spec.aws.roleArn".into(), format!("{arn} {ROLE_ARN_MESSAGE}"));
+    }
+    if let Some(id) = &aws.external_id {
+        let len = id.chars().count();
+        if !(MIN_EXTERNAL_ID_CHARS..=MAX_EXTERNAL_ID_CHARS).contains(&len) {
+            err(
+                "spec.aws.externalId".into(),
+                format!("must be {MIN_EXTERNAL_ID_CHARS} to {MAX_EXTERNAL_ID_CHARS} characters"),
+            );
+        } else if !ID.is_match(id) {
+            err("spec.aws.externalId".into(), EXTERNAL_ID_MESSAGE.into());
+        }
     }
 }
 

@@ -48,6 +48,10 @@ pub enum Error {
     NotYetVisible(String),
     #[error("deletion blocked: {}", .0.join("; "))]
     DeletionBlocked(Vec<String>),
+    /// `spec.aws.roleArn` is not in the controller's `--allowed-role-arns`: refused before
+    /// any AWS call (no STS call either).
+    #[error("{0}")]
+    RoleNotAllowed(String),
     /// Several actions failed, or one did and others depended on it; the rest were applied.
     #[error("{}", incomplete(failed, skipped, applied))]
     Incomplete {
@@ -81,6 +85,9 @@ fn join<T: ToString>(errors: &[T]) -> String {
 impl Error {
     /// The spec field the error is about, when one is (`spec.tiers[0].ingress[1].from[0].cidr`).
     pub fn field_path(&self, spec: &SecurityGroupSetSpec) -> Option<String> {
+        if self.aws_error().is_some_and(AwsError::is_assume_role) {
+            return Some("spec.aws.roleArn".into());
+        }
         match self {
             Error::Failed {
                 tier,
@@ -94,6 +101,16 @@ impl Error {
                 Some(Refusal::ForeignConfigMap { .. }) => Some("spec.outputs.configMap.name".into()),
                 _ => None,
             },
+            Error::RoleNotAllowed(_) => Some("spec.aws.roleArn".into()),
+            _ => None,
+        }
+    }
+
+    /// The AWS error this is (the first failure's, for several).
+    fn aws_error(&self) -> Option<&AwsError> {
+        match self {
+            Error::Aws(e) | Error::Failed { error: e, .. } => Some(e),
+            Error::Incomplete { failed, .. } => failed[0].1.aws_error(),
             _ => None,
         }
     }
@@ -119,6 +136,11 @@ impl Error {
             Error::Aws(AwsError::Transient { .. }) => {
                 c("AwsUnavailable", Health::Reconciling, Retry::Backoff)
             }
+            // STS refused the set's role (trust policy, ExternalId): fixed outside the
+            // controller, or in spec.aws.
+            Error::Aws(e @ AwsError::Service { .. }) if e.is_assume_role() => {
+                c("AssumeRoleFailed", Health::Stalled, slowly)
+            }
             Error::Aws(AwsError::Service { code, .. }) => codes::classify(code),
             // The process stops: the new leader takes the set over.
             Error::Aws(AwsError::Fenced { .. }) => c("NotLeader", Health::Reconciling, Retry::Backoff),
@@ -137,6 +159,8 @@ impl Error {
             Error::ObservedTooEarly(_) => c("AwsChanged", Health::Reconciling, Retry::Backoff),
             Error::NotYetVisible(_) => c("AwsEventuallyConsistent", Health::Reconciling, Retry::Backoff),
             Error::DeletionBlocked(_) => c("DeletionBlocked", Health::Reconciling, Retry::Backoff),
+            // Each retry is checked again without an AWS call; the list changes with a restart.
+            Error::RoleNotAllowed(_) => c("RoleNotAllowed", Health::Stalled, Retry::UntilSpecChanges),
             // The first failure decides, as if it had been alone.
             Error::Incomplete { failed, .. } => failed[0].1.classify(),
         }
@@ -180,6 +204,58 @@ mod tests {
             message: String::new(),
         });
         assert_eq!(denied.classify().health, Health::Stalled);
+    }
+
+    #[test]
+    fn role_errors_stall_naming_the_role_field() {
+        let spec: SecurityGroupSetSpec = serde_json::from_value(serde_json::json!({
+            "vpc": {"id": "vpc-00000001"}, "tiers": [{"name": "web"}],
+            "aws": {"roleArn": "arn:aws:iam::123456789012:role/x"},
+        }))
+        .unwrap();
+        let not_allowed = Error::RoleNotAllowed("role x is not allowed".into());
+        let class = not_allowed.classify();
+        assert_eq!((class.reason, class.health), ("RoleNotAllowed", Health::Stalled));
+        assert_eq!(class.retry, Retry::UntilSpecChanges);
+        assert_eq!(not_allowed.field_path(&spec).as_deref(), Some("spec.aws.roleArn"));
+
+        let denied = AwsError::Service {
+            operation: crate::aws::assume::ASSUME_ROLE,
+            code: "AccessDenied".into(),
+            message: "not authorized to perform: sts:AssumeRole".into(),
+        };
+        for err in [
+            Error::Aws(denied.clone()),
+            Error::Failed {
+                tier: "web".into(),
+                direction: None,
+                action: "+ group web".into(),
+                error: denied.clone(),
+            },
+        ] {
+            let class = err.classify();
+            assert_eq!(
+                (class.reason, class.health),
+                ("AssumeRoleFailed", Health::Stalled),
+                "{err}"
+            );
+            assert_eq!(err.field_path(&spec).as_deref(), Some("spec.aws.roleArn"));
+        }
+        // STS throttled or unreachable: retried like any AWS call, still about the role.
+        let throttled = Error::Aws(AwsError::Throttled {
+            operation: crate::aws::assume::ASSUME_ROLE,
+            code: "Throttling".into(),
+        });
+        assert_eq!(throttled.classify().retry, Retry::Backoff);
+        assert_eq!(throttled.field_path(&spec).as_deref(), Some("spec.aws.roleArn"));
+        // EC2's own AccessDenied is not the role's.
+        let ec2 = Error::Aws(AwsError::Service {
+            operation: "CreateSecurityGroup",
+            code: "UnauthorizedOperation".into(),
+            message: String::new(),
+        });
+        assert_eq!(ec2.classify().reason, "AwsAccessDenied");
+        assert_eq!(ec2.field_path(&spec), None);
     }
 
     #[test]

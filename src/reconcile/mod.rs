@@ -16,13 +16,13 @@ use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::api::{FINALIZER, SecurityGroupSet, SecurityGroupSetStatus, TierStatus};
-use crate::aws::Aws;
+use crate::api::{DeletionPolicy, FINALIZER, SecurityGroupSet, SecurityGroupSetStatus, TierStatus};
 use crate::aws::fence::Fence;
 use crate::aws::limiter::{Limited, Pacer, RateLimits};
+use crate::aws::{Aws, assume};
 use crate::diff::{self, Adoption, GroupRef, Quota};
 use crate::metrics::Metrics;
-use crate::model::{self, Direction, Limits, SetIdentity};
+use crate::model::{self, AllowedRoles, Direction, Limits, Role, SetIdentity};
 
 pub mod codes;
 pub mod driver;
@@ -56,8 +56,10 @@ pub struct Settings {
     pub instance: String,
     /// At most this many sets reconcile at once (0: no limit).
     pub concurrency: u16,
-    /// The client-side token buckets of each region, shared by every set.
+    /// The client-side token buckets of each region and account, shared by every set there.
     pub rate_limits: RateLimits,
+    /// The roles sets may name (`spec.aws.roleArn`); empty: none.
+    pub allowed_roles: AllowedRoles,
 }
 
 impl Settings {
@@ -79,7 +81,7 @@ impl Settings {
     }
 }
 
-/// A region's clients (behind its token buckets) and its shared view.
+/// A region's clients for one account (behind that account's token buckets) and its shared view.
 #[derive(Clone)]
 pub struct Region {
     pub aws: Limited<Aws>,
@@ -95,7 +97,8 @@ pub struct Context {
     pub metrics: Metrics,
     recorder: Recorder,
     base_config: aws_config::SdkConfig,
-    regions: Mutex<HashMap<String, Region>>,
+    /// By region (empty: the controller's) and role (none: the controller's own credentials).
+    regions: Mutex<HashMap<(String, Option<Role>), Region>>,
     failures: Mutex<HashMap<String, u32>>,
     /// Actions that failed permanently, per set: not sent again for the same generation.
     stalls: stalls::Stalls,
@@ -138,35 +141,50 @@ impl Context {
         self
     }
 
-    /// The SDK clients for a set's region (the controller's when the set names none), behind
-    /// the region's token buckets.
-    pub fn aws(&self, region: Option<&str>) -> Limited<Aws> {
-        self.region(region).aws
+    /// The SDK clients of a set (its region and role), behind its account's token buckets.
+    pub fn aws(&self, set: &SetIdentity) -> Limited<Aws> {
+        self.region(set).aws
     }
 
-    /// The region of a set (the controller's when the set names none).
-    pub fn region(&self, region: Option<&str>) -> Region {
-        let key = region.unwrap_or_default().to_string();
+    /// A set's region (the controller's when the set names none) in the set's account: the
+    /// role's when it names one (credentials from STS), else the controller's own. Made on
+    /// first use and kept: one credentials cache, shared view and set of buckets each.
+    pub fn region(&self, set: &SetIdentity) -> Region {
+        let key = (set.region.clone().unwrap_or_default(), set.role.clone());
         let mut regions = self.regions.lock().unwrap();
-        regions
-            .entry(key)
-            .or_insert_with(|| {
-                let mut config = self.base_config.to_builder();
-                if let Some(r) = region {
-                    config = config.region(aws_config::Region::new(r.to_string()));
-                }
-                let pacer = Arc::new(Pacer::new(
-                    self.settings.rate_limits.clone(),
-                    self.metrics.clone(),
-                ));
-                let aws = Aws::fenced(&config.build(), self.metrics.clone(), self.fence.clone());
-                Region {
-                    aws: Limited::with_pacer(aws.paced(pacer.clone()), pacer),
-                    // A resync reads a view at most one period old: drift is found within two.
-                    view: Arc::new(shared::SharedView::new(self.settings.resync)),
-                }
-            })
-            .clone()
+        if let Some(region) = regions.get(&key) {
+            return region.clone();
+        }
+        let mut config = self.base_config.to_builder();
+        if let Some(r) = &set.region {
+            config = config.region(aws_config::Region::new(r.clone()));
+        }
+        let mut config = config.build();
+        if let Some(role) = &set.role {
+            let session = assume::session_name(&self.settings.cluster_name);
+            config = assume::role_config(&config, role, &session, self.fence.clone(), self.metrics.clone());
+        }
+        let aws = Aws::fenced(&config, self.metrics.clone(), self.fence.clone());
+        // AWS throttles per account and region: two roles of one account share its buckets.
+        let account = set.role.as_ref().and_then(Role::account);
+        let same_account = regions.iter().find(|((r, other), _)| {
+            *r == key.0 && account.is_some() && other.as_ref().and_then(Role::account) == account
+        });
+        let pacer = match same_account {
+            Some((_, region)) => region.aws.pacer(),
+            None => Arc::new(Pacer::new(
+                self.settings.rate_limits.clone(),
+                self.metrics.clone(),
+            )),
+        };
+        let aws = Limited::with_pacer(aws.paced(pacer.clone()), pacer);
+        let region = Region {
+            aws,
+            // A resync reads a view at most one period old: drift is found within two.
+            view: Arc::new(shared::SharedView::new(self.settings.resync)),
+        };
+        regions.insert(key, region.clone());
+        region
     }
 
     async fn event(
@@ -337,13 +355,17 @@ async fn write_status(
 
 async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
     let validated = model::validate(set, &ctx.settings.limits).map_err(Error::InvalidSpec)?;
+    // Before any AWS call, STS's included: a role the admin did not allow is never assumed.
+    if let Some(refusal) = role_refusal(&validated.identity, ctx) {
+        return Err(Error::RoleNotAllowed(refusal));
+    }
     // The ConfigMap output's pre-flight: one that is not the set's refuses the whole plan.
     let config_map = validated.config_map.as_deref();
     let seen = outputs::observe(&ctx.client, set, config_map, false).await?;
     if let Some(refused) = config_map.and_then(|n| diff::outputs::refusal(n, &seen, &outputs::set_uid(set))) {
         return Err(Error::Refused(vec![refused]));
     }
-    let region = ctx.region(validated.identity.region.as_deref());
+    let region = ctx.region(&validated.identity);
     let aws = region.aws.clone();
     let status = set.status.as_ref();
     let mut known = known(set, ctx, &validated);
@@ -466,7 +488,11 @@ async fn cleanup(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error>
         write_deleting(set, ctx).await?;
     }
     let identity = SetIdentity::of(set);
-    let aws = ctx.aws(identity.region.as_deref());
+    let makes_calls = identity.deletion_policy == DeletionPolicy::Delete && !identity.observe_only();
+    if let Some(refusal) = role_refusal(&identity, ctx).filter(|_| makes_calls) {
+        return cleanup_without_role(set, ctx, refusal).await;
+    }
+    let aws = ctx.aws(&identity);
     let (reason, mut lines) =
         match driver::teardown(&aws, &identity, &ctx.settings.cluster_name, Mode::Execute).await? {
             Teardown::Retained => (
@@ -488,6 +514,34 @@ async fn cleanup(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error>
         ctx.event(set, EventType::Normal, reason, "Delete", lines.join("\n"))
             .await;
     }
+    Ok(Action::await_change())
+}
+
+/// Why the set's role may not be used, when it names one the controller does not allow.
+fn role_refusal(identity: &SetIdentity, ctx: &Context) -> Option<String> {
+    let role = identity.role.as_ref()?;
+    ctx.settings.allowed_roles.refusal(role)
+}
+
+/// Deletion of a set whose role is not allowed: no AWS call is made. A set that never got
+/// past the allow-list (no VPC or group id in its status) has nothing in AWS: its finalizer
+/// goes. Otherwise its groups are in the role's account: deletion waits, `Stalled`, until the
+/// role is allowed again (or the finalizer is removed by hand, leaving them).
+async fn cleanup_without_role(
+    set: &SecurityGroupSet,
+    ctx: &Context,
+    refusal: String,
+) -> Result<Action, Error> {
+    let status = set.status.as_ref();
+    let wrote =
+        status.is_some_and(|s| s.vpc_id.is_some() || s.tiers.iter().any(|t| t.security_group_id.is_some()));
+    if wrote {
+        return Err(Error::RoleNotAllowed(format!(
+            "{refusal}; the set's groups are in that account, so its deletion waits for the role"
+        )));
+    }
+    let note = format!("{refusal}; nothing was made in AWS for this set (no AWS call)");
+    ctx.event(set, EventType::Normal, "Deleted", "Delete", note).await;
     Ok(Action::await_change())
 }
 

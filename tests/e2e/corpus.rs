@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
-use sg_provisioner::api::SecurityGroupSet;
+use sg_provisioner::api::{AwsAccount, SecurityGroupSet};
 use sg_provisioner::cli::validate::{FindingKind, check_text};
 use sg_provisioner::model::Limits;
 
@@ -167,7 +167,7 @@ async fn examples_are_accepted_by_the_api_server_and_validate_alike() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// `region` and `vpc` cannot change: the message says how to move a set instead.
+/// `region`, `vpc` and `aws.roleArn` cannot change: the message says how to move a set instead.
 #[tokio::test]
 async fn placement_and_descriptions_are_immutable() {
     let client = k8s::client().await;
@@ -208,6 +208,24 @@ async fn placement_and_descriptions_are_immutable() {
             && moved.contains("deletionPolicy: Retain"),
         "{moved}"
     );
+    // Nor the account: a role named (or another one) would leave the groups in the old one.
+    let role = |arn: &str, external_id: Option<&str>| {
+        let mut s = set("us-west-2", "vpc-0abc1234");
+        s.spec.aws = Some(AwsAccount {
+            role_arn: arn.into(),
+            external_id: external_id.map(Into::into),
+        });
+        s
+    };
+    let (role_a, role_b) = (
+        "arn:aws:iam::111111111111:role/a",
+        "arn:aws:iam::111111111111:role/b",
+    );
+    let moved = apply(role(role_a, None)).await.unwrap_err();
+    assert!(
+        moved.contains("spec.aws") && moved.contains("aws.roleArn is immutable"),
+        "{moved}"
+    );
     // AWS cannot change a group's description: adding one (the default was used) or changing
     // it is refused, naming the tier's field. (No controller runs: the set has no finalizer.)
     let described = |d: &str| {
@@ -233,5 +251,17 @@ async fn placement_and_descriptions_are_immutable() {
     let mut retagged = described("Public web tier");
     retagged.spec.tags.insert("Team".into(), "web".into());
     apply(retagged).await.expect("a tag change is accepted");
+    sets.delete("placed", &DeleteParams::default()).await.unwrap();
+    // A set in another account keeps its role; its ExternalId may change (rotated).
+    apply(role(role_a, Some("ext-1")))
+        .await
+        .expect("created with a role");
+    apply(role(role_a, Some("ext-2")))
+        .await
+        .expect("a new ExternalId is accepted");
+    for moved in [role(role_b, Some("ext-2")), set("us-west-2", "vpc-0abc1234")] {
+        let err = apply(moved).await.unwrap_err();
+        assert!(err.contains("aws.roleArn is immutable"), "{err}");
+    }
     sets.delete("placed", &DeleteParams::default()).await.unwrap();
 }

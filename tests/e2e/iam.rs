@@ -1,5 +1,6 @@
-//! deploy/iam-policy.json: exactly the EC2 and SSM actions the code calls, mutations scoped by
-//! the owner tag, SSM by parameter path; and parliament (IAM policy lint) finds nothing.
+//! deploy/iam-policy.json: exactly the EC2, SSM and STS actions the code calls, mutations scoped
+//! by the owner tag, SSM by parameter path, AssumeRole by role name; and parliament (IAM policy
+//! lint) finds nothing.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -88,6 +89,12 @@ fn actions_in_code() -> BTreeSet<String> {
             }
         }
     }
+    // spec.aws.roleArn: aws-config's AssumeRoleProvider makes the one STS call (src/aws/assume.rs).
+    let assume = std::fs::read_to_string(repo_root().join("src/aws/assume.rs")).unwrap();
+    if assume.contains("AssumeRoleProvider::builder(") {
+        tracked.insert("sts:AssumeRole".to_string());
+        called.insert("sts:AssumeRole".to_string());
+    }
     assert!(tracked.len() > 10, "found the tracked AWS calls: {tracked:?}");
     assert_eq!(
         tracked, called,
@@ -156,6 +163,14 @@ fn iam_policy_scopes_every_mutation() {
                     || condition.contains("ec2:CreateAction")
                     || op == "CreateSecurityGroup";
                 assert!(scoped, "{a} must be conditioned on the owner tag: {s}");
+            } else if a == "sts:AssumeRole" {
+                // The roles sets name: scoped by name, never every role of every account.
+                assert!(
+                    resources.iter().all(|r| r.starts_with("arn:aws:iam::")
+                        && r.contains(":role/")
+                        && !r.ends_with(":role/*")),
+                    "{a}: named roles only: {resources:?}"
+                );
             } else {
                 assert!(a.starts_with("ssm:"), "{a}");
                 let ok = resources.iter().all(|r| {
@@ -194,23 +209,34 @@ fn iam_policy_scopes_every_mutation() {
 #[test]
 fn parliament_finds_nothing_in_the_iam_policy() {
     let text = std::fs::read_to_string(repo_root().join("deploy/iam-policy.json")).unwrap();
-    let out = run(
-        Command::new(venv_tool("parliament"))
-            .args([
-                "--minimum_severity",
-                "INFO",
-                "--include-community-auditors",
-                "--string",
-            ])
-            .arg(&text),
-        None,
-    );
+    let parliament = |config: bool| {
+        let mut cmd = Command::new(venv_tool("parliament"));
+        cmd.args(["--minimum_severity", "INFO", "--include-community-auditors"]);
+        if config {
+            cmd.arg("--config")
+                .arg(repo_root().join("deploy/iam-policy.parliament.yaml"));
+        }
+        run(cmd.arg("--string").arg(&text), None)
+    };
+    let out = parliament(true);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.trim().is_empty(),
         "parliament findings ({}):\n{stdout}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
+    );
+    // Its config mutes one finding, which is the only one: AssumeRole returns credentials.
+    let unconfigured = parliament(false);
+    let findings: Vec<String> = String::from_utf8_lossy(&unconfigured.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(
+        findings.len() == 1
+            && findings[0].contains("Credentials exposure")
+            && findings[0].contains("['sts:assumerole']"),
+        "without deploy/iam-policy.parliament.yaml: {findings:?}"
     );
     // And it does find things: a policy with a typo'd action is reported.
     let bad = run(

@@ -52,6 +52,7 @@ fn invalid_values_are_refused_by_the_schema() {
             "/serviceAccount/roleArn",
         ),
         (&["--set", "aws.endpoint=ftp://example"], "/aws/endpoint"),
+        (&["--set", "allowedRoleArns={sg-*}"], "/allowedRoleArns/0"),
         (&["--set", "metrics.port=80"], "/metrics/port"),
         (&["--set", "image.digest=latest"], "/image/digest"),
         (&["--set", "maxIngressRules=-1"], "/maxIngressRules"),
@@ -199,6 +200,10 @@ fn default_values_render_a_hardened_least_privilege_install() {
         !args.iter().any(|a| a.starts_with("--namespace")),
         "all namespaces by default"
     );
+    assert!(
+        !args.iter().any(|a| a.starts_with("--allowed-role-arns")),
+        "no role by default"
+    );
     // The one token: projected, expiring, mounted where the in-cluster config reads it.
     let volumes = pod["volumes"].as_array().unwrap();
     assert_eq!(volumes.len(), 1, "{volumes:#?}");
@@ -248,6 +253,7 @@ fn non_default_values_render_as_asked() {
         .collect();
     for want in [
         "--namespace=team-a,team-b",
+        "--allowed-role-arns=arn:aws:iam::123456789012:role/sg-*,arn:aws:iam::*:role/shared-sg",
         "--region=eu-central-1",
         "--cluster-name=prod-eks-1",
         "--leader-election-id=sg-provisioner-prod",

@@ -4,6 +4,7 @@ mod support;
 
 mod adoption;
 mod argocd;
+mod assume_role;
 mod configmap;
 mod corpus;
 mod crash;

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""AWS emulator for sg-provisioner tests: moto (EC2 + SSM) in server mode plus
+"""AWS emulator for sg-provisioner tests: moto (EC2 + SSM + STS) in server mode plus
 what moto lacks and AWS does.
 
     python tests/emulator/sg_emulator.py --port 0 --ready-file PATH
 
-Listens on 127.0.0.1 (one port for EC2, SSM and the control API), writes the
+Listens on 127.0.0.1 (one port for EC2, SSM, STS and the control API), writes the
 port to PATH once it answers (atomically: temp file + rename) and prints
 ``EMULATOR_URL=http://127.0.0.1:PORT`` on stdout.  Exits on SIGTERM/SIGINT and
 when its parent process dies.  See README.md beside this file.
@@ -17,6 +17,8 @@ Added over moto (middleware in this file):
   * an outage switch (every AWS request's connection shut unanswered),
   * the rules-per-security-group quota (adjustable),
   * optional eventual consistency (consistency.py),
+  * STS AssumeRole credentials whose key id names the role, a record of who assumed
+    which role, optional ExternalId trust conditions (sts_roles.py),
   * request counters,
   * control API under /_emulator/.
 Fixes inside moto's security-group model: moto_patches.py.
@@ -47,6 +49,7 @@ if HERE not in sys.path:
 
 import consistency  # noqa: E402
 import moto_patches  # noqa: E402
+import sts_roles  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
@@ -142,6 +145,9 @@ UNCATEGORIZED: dict[str, tuple[float, float]] = {
 }
 
 READ_PREFIXES = ("Describe", "Get", "List")
+# STS calls change no resource of the account: counted as reads (GetCallerIdentity already is)
+STS_READS = frozenset({"AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML",
+                       "DecodeAuthorizationMessage"})
 
 FAULT_KINDS = ("500", "503", "throttle", "drop", "slow", "drop_after_commit")
 # what "kinds" defaults to: the faults a request never gets past (and "slow")
@@ -153,7 +159,7 @@ OUTAGE_MODES = (None, "refuse")
 
 
 def is_read(operation: str) -> bool:
-    return operation.startswith(READ_PREFIXES)
+    return operation.startswith(READ_PREFIXES) or operation in STS_READS
 
 
 def ec2_category(action: str, params: dict[str, list[str]]) -> str:
@@ -210,6 +216,13 @@ def json_error(status: int, code: str, message: str) -> tuple[int, list[tuple[st
 
 def service_error(service: str, kind: str) -> tuple[int, list[tuple[str, str]], bytes]:
     """kind: internal | unavailable | throttle"""
+    if service == "sts":
+        # STS (query protocol): InternalFailure 500, ServiceUnavailable 503, Throttling 400
+        if kind == "internal":
+            return sts_roles.sts_error(500, "InternalFailure", "An internal error has occurred.", "Receiver")
+        if kind == "unavailable":
+            return sts_roles.sts_error(503, "ServiceUnavailable", "Service is unavailable.", "Receiver")
+        return sts_roles.sts_error(400, "Throttling", "Rate exceeded")
     if service == "ec2" or service == "other":
         if kind == "internal":
             return ec2_error(500, "InternalError", "An internal error has occurred.")
@@ -641,6 +654,9 @@ class AwsRequest:
         elif signing == "ec2" or (signing is None and action and self.params.get("Version", [""])[0] == "2016-11-15"):
             self.service = "ec2"
             self.operation = action or "Unknown"
+        elif signing == "sts" or (signing is None and action and self.params.get("Version", [""])[0] == "2011-06-15"):
+            self.service = "sts"
+            self.operation = action or "Unknown"
         else:
             self.service = "other"
             if target:
@@ -676,7 +692,9 @@ class Emulator:
     def __init__(self) -> None:
         moto_patches.apply()
         consistency.apply()
+        sts_roles.apply()
         self.ledger = consistency.Ledger()  # under moto_lock
+        self.roles = sts_roles.Roles()  # under moto_lock
         self.moto_app = DomainDispatcherApplication(create_backend_app)
         self.state_lock = threading.Lock()  # counters, config, rng, buckets
         self.moto_lock = threading.RLock()  # moto itself is not thread-safe
@@ -732,10 +750,11 @@ class Emulator:
     # -- prewarm ------------------------------------------------------------
 
     def prewarm(self) -> None:
-        """Import and build moto's EC2 and SSM apps now rather than on the first request."""
+        """Import and build moto's EC2, SSM and STS apps now rather than on the first request."""
         client = Client(self.moto_app)
         for svc, kwargs in (
             ("ec2", {"data": {"Action": "DescribeRegions", "Version": "2016-11-15"}}),
+            ("sts", {"data": {"Action": "GetCallerIdentity", "Version": "2011-06-15"}}),
             ("ssm", {"data": "{}", "headers": {"X-Amz-Target": "AmazonSSM.DescribeParameters",
                                                "Content-Type": "application/x-amz-json-1.1"}}),
         ):
@@ -894,6 +913,8 @@ class Emulator:
             with self.ledger.view(req, backend_of, eff.consistency) as kinds:
                 resp = self._buffered(self.moto_app, environ)
             self.ledger.after_write(req, resp, backend_of, pre)
+            if req.service == "sts" and req.operation == "AssumeRole" and resp[0] < 400:
+                resp = self.roles.assumed(req.access_key, req.params, resp)
             return resp, kinds
 
     def _backends_of(self, req: AwsRequest, environ: dict[str, Any]) -> Callable[[str], Any]:
@@ -912,6 +933,8 @@ class Emulator:
 
     def _precheck(self, req: AwsRequest, environ: dict[str, Any]) -> Response | None:
         """The emulator's answer where AWS refuses a request moto would carry out."""
+        if req.service == "sts" and req.operation == "AssumeRole":
+            return self.roles.check(req.access_key, req.params)
         if req.service == "ec2" and req.operation == "DeleteSecurityGroup":
             return self.check_delete_security_group(req, environ)
         if req.service == "ec2" and req.operation == "CreateSecurityGroup":
@@ -1077,6 +1100,7 @@ class Emulator:
             "counts/reset": ("POST",),
             "config": ("GET", "POST"),
             "clock": ("GET", "POST"),
+            "assumed-roles": ("GET", "POST"),
             "reset": ("POST",),
         }
         if sub not in routes:
@@ -1109,11 +1133,14 @@ class Emulator:
             with self.moto_lock:
                 moto_api_backend.reset()
                 self.ledger.reset()
+                self.roles.reset()
             with self.state_lock:
                 self.defaults()
             return ok({"ok": True})
         if sub == "clock":
             return self._clock(method, body)
+        if sub == "assumed-roles":
+            return self._assumed_roles(method, body, (query.get("role_arn") or [None])[0])
         # config
         with self.state_lock:
             if access_key:
@@ -1152,6 +1179,21 @@ class Emulator:
                     return answer({"error": 'body must be {"advance_s": <seconds >= 0>}'}, 400)
                 self.ledger.advance(float(seconds))
             return answer({"offset_s": self.ledger.offset})
+
+    def _assumed_roles(self, method: str, body: bytes, role_arn: str | None) -> Response:
+        """GET: who assumed which role (or one role's record, `?role_arn=`); POST
+        {"trust": {...}, "session_s": {...}}: the roles' trust conditions and short sessions
+        (sts_roles.Roles.update)."""
+        def answer(doc: Any, status: int = 200) -> Response:
+            return status, [("Content-Type", "application/json")], json.dumps(doc).encode()
+
+        with self.moto_lock:
+            if method == "POST":
+                try:
+                    self.roles.update(json.loads(body or b"{}"))
+                except ValueError as e:
+                    return answer({"error": str(e)}, 400)
+            return answer(self.roles.snapshot(role_arn))
 
     def _configured_key_scope(self, access_key: str) -> Scope:
         """Key K's scope with a config of its own (a copy of the global one at first)."""

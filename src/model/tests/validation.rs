@@ -306,3 +306,93 @@ fn the_config_map_output_is_named_as_kubernetes_names_objects() {
     }
     assert_eq!(validate(&seed(), &Limits::default()).unwrap().config_map, None);
 }
+
+#[test]
+fn the_role_arn_and_external_id_are_checked_as_iam_and_sts_write_them() {
+    use crate::api::AwsAccount;
+    let with = |arn: &str, external_id: Option<&str>| {
+        let mut set = seed();
+        set.spec.aws = Some(AwsAccount {
+            role_arn: arn.into(),
+            external_id: external_id.map(Into::into),
+        });
+        let errors = validate(&set, &Limits::default());
+        (set, errors)
+    };
+    for good in [
+        "arn:aws:iam::123456789012:role/sg-provisioner",
+        "arn:aws-us-gov:iam::123456789012:role/team/net/sg_a+b=c,d.e@f-g",
+        "arn:aws-cn:iam::123456789012:role/x",
+    ] {
+        let (set, validated) = with(good, Some("ext-id:2026/01=a+b@c,d.e_f"));
+        let validated = validated.unwrap_or_else(|e| panic!("{good}: {e:?}"));
+        assert_eq!(validated.identity.role, Role::of(&set.spec));
+        assert_eq!(validated.identity.role.unwrap().arn, good);
+    }
+    let cases = [
+        (
+            "arn:aws:iam::123456789012:user/x",
+            None,
+            "spec.aws.roleArn",
+            "is not an IAM role ARN",
+        ),
+        (
+            "arn:aws:iam::12345:role/x",
+            None,
+            "spec.aws.roleArn",
+            "is not an IAM role ARN",
+        ),
+        (
+            "arn:aws:sts::123456789012:role/x",
+            None,
+            "spec.aws.roleArn",
+            "is not an IAM role ARN",
+        ),
+        (
+            "arn:aws:iam::123456789012:role/",
+            None,
+            "spec.aws.roleArn",
+            "is not an IAM role ARN",
+        ),
+        (
+            "arn:aws:iam::123456789012:role/a b",
+            None,
+            "spec.aws.roleArn",
+            "is not an IAM role ARN",
+        ),
+        (
+            "arn:aws:iam::123456789012:role/x",
+            Some("a b"),
+            "spec.aws.externalId",
+            "STS ExternalId",
+        ),
+        (
+            "arn:aws:iam::123456789012:role/x",
+            Some("é1"),
+            "spec.aws.externalId",
+            "STS ExternalId",
+        ),
+        (
+            "arn:aws:iam::123456789012:role/x",
+            Some("a"),
+            "spec.aws.externalId",
+            "2 to 1224",
+        ),
+    ];
+    for (arn, id, path, fragment) in cases {
+        let errors = with(arn, id).1.unwrap_err();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.path == path && e.message.contains(fragment)),
+            "{arn} {id:?}: want {path}: ...{fragment}..., got {errors:?}"
+        );
+    }
+    let long = format!("arn:aws:iam::123456789012:role/{}/x", "p".repeat(2048));
+    assert!(with(&long, None).1.unwrap_err()[0].message.contains("2048"));
+    assert_eq!(
+        SetIdentity::of(&seed()).role,
+        None,
+        "no spec.aws: the controller's own account"
+    );
+}

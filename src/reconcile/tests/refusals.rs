@@ -67,6 +67,7 @@ async fn a_namespace_not_allowed_to_adopt_is_refused_before_any_write() {
         instance: "test".into(),
         concurrency: 1,
         rate_limits: Default::default(),
+        allowed_roles: Default::default(),
     };
     let known = Known {
         adoption: settings.adoption("platform"),

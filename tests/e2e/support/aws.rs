@@ -18,6 +18,24 @@ pub async fn sdk_config(access_key: &str) -> aws_config::SdkConfig {
     loader.load().await
 }
 
+/// `access_key`'s configuration with a role's credentials instead: AssumeRole signed with
+/// `access_key` (the emulator puts what the role's credentials sign in the role's account).
+pub async fn role_config(
+    access_key: &str,
+    role_arn: &str,
+    external_id: Option<&str>,
+) -> aws_config::SdkConfig {
+    let base = sdk_config(access_key).await;
+    let mut provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+        .configure(&base)
+        .session_name("e2e");
+    if let Some(id) = external_id {
+        provider = provider.external_id(id);
+    }
+    let provider = aws_sdk_ec2::config::SharedCredentialsProvider::new(provider.build().await);
+    base.to_builder().credentials_provider(provider).build()
+}
+
 pub async fn ec2(access_key: &str) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::new(&sdk_config(access_key).await)
 }
@@ -65,6 +83,48 @@ impl Emulator {
             .await
             .and_then(|r| r.error_for_status())
             .expect("POST config");
+    }
+
+    /// Zeroes this access key's counters.
+    pub async fn reset_counts(&self) {
+        self.http
+            .post(format!("{}/counts/reset", self.base))
+            .query(&[("access_key", &self.access_key)])
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("POST counts/reset");
+    }
+
+    /// The emulator's record of a role: its access key id, who assumed it, with which
+    /// ExternalIds (`GET /_emulator/assumed-roles?role_arn=`; the key is not this one's).
+    pub async fn assumed_role(&self, role_arn: &str) -> Value {
+        self.http
+            .get(format!("{}/assumed-roles", self.base))
+            .query(&[("role_arn", role_arn)])
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("GET assumed-roles")
+            .json()
+            .await
+            .expect("assumed-roles JSON")
+    }
+
+    /// The role's trust policy asks for this ExternalId (`None`: any caller may assume it).
+    pub async fn trust(&self, role_arn: &str, external_id: Option<&str>) {
+        let condition = external_id.map(|id| json!({"external_id": id}));
+        self.roles(json!({"trust": {role_arn: condition}})).await;
+    }
+
+    async fn roles(&self, doc: Value) {
+        self.http
+            .post(format!("{}/assumed-roles", self.base))
+            .json(&doc)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("POST assumed-roles");
     }
 
     pub async fn clear(&self) {
