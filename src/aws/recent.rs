@@ -1,5 +1,5 @@
-//! What this process created moments ago, by owner: EC2 and SSM are eventually consistent, so
-//! a describe right after a create may not list it yet. Teardown waits until what was just
+//! What this process created moments ago and no read has listed yet, by owner: EC2 and SSM
+//! are eventually consistent, so a describe right after a create may not list it yet. Teardown waits until what was just
 //! created is listed, instead of concluding "nothing left" and removing the finalizer while a
 //! group or parameter it cannot see yet stays behind
 //! (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
@@ -8,8 +8,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How long a create is remembered: well past the seconds AWS takes to list it.
-pub const REMEMBERED: Duration = Duration::from_secs(60);
+/// How long an unlisted create is remembered: past the few seconds AWS takes to list it. It
+/// bounds the wait of a teardown whose group was deleted by someone else before any read
+/// listed it (it cannot tell that from "not listed yet").
+pub const REMEMBERED: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Default)]
 pub struct Recent {
@@ -23,6 +25,18 @@ impl Recent {
         let mut created = self.created.lock().unwrap();
         created.retain(|_, (_, at)| at.elapsed() < REMEMBERED);
         created.insert(resource.to_string(), (owner.clone(), Instant::now()));
+    }
+
+    /// Listed by a read: visible from now on, so a later absence means it is gone (deleted by
+    /// someone else), not that AWS has not caught up.
+    pub fn listed<'a>(&self, resources: impl IntoIterator<Item = &'a str>) {
+        let mut created = self.created.lock().unwrap();
+        if created.is_empty() {
+            return;
+        }
+        for r in resources {
+            created.remove(r);
+        }
     }
 
     pub fn deleted(&self, resource: &str) {
@@ -61,6 +75,9 @@ mod tests {
         );
         recent.deleted("/sg/set/web/SecurityGroupId");
         assert!(recent.unlisted("ns/set", []).contains(&"sg-1".to_string()));
+        // Once listed, its absence is a deletion: nothing to wait for.
+        recent.listed(["sg-1"]);
+        assert!(recent.unlisted("ns/set", []).is_empty());
         assert!(recent.unlisted("ns/nobody", []).is_empty());
     }
 }

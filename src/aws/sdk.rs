@@ -215,6 +215,7 @@ impl Aws {
             let page = self.track("ec2", "DescribeSecurityGroups", page)?;
             groups.extend(page.security_groups().iter().map(observed_group));
         }
+        self.recent.listed(groups.iter().map(|g| g.id.as_str()));
         Ok(groups)
     }
 }
@@ -336,6 +337,7 @@ impl AwsApi for Aws {
                 }
             }
         }
+        self.recent.listed(params.keys().map(String::as_str));
         Ok(params)
     }
 
