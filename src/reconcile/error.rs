@@ -157,7 +157,12 @@ impl Error {
                 _ => c("ParameterNotOwned", Health::Stalled, slowly),
             },
             Error::ObservedTooEarly(_) => c("AwsChanged", Health::Reconciling, Retry::Backoff),
-            Error::NotYetVisible(_) => c("AwsEventuallyConsistent", Health::Reconciling, Retry::Backoff),
+            // Seconds, not a growing backoff: AWS catches up by itself, and soon.
+            Error::NotYetVisible(_) => c(
+                "AwsEventuallyConsistent",
+                Health::Reconciling,
+                Retry::Slowly(Duration::from_secs(2)),
+            ),
             Error::DeletionBlocked(_) => c("DeletionBlocked", Health::Reconciling, Retry::Backoff),
             // Each retry is checked again without an AWS call; the list changes with a restart.
             Error::RoleNotAllowed(_) => c("RoleNotAllowed", Health::Stalled, Retry::UntilSpecChanges),
