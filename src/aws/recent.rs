@@ -20,6 +20,11 @@ pub struct Recent {
 }
 
 impl Recent {
+    /// The key of a group by name, for a create whose answer was lost (no id known).
+    pub fn group_name(vpc_id: &str, name: &str) -> String {
+        format!("group {vpc_id}/{name}")
+    }
+
     pub fn created(&self, resource: &str, owner: Option<&String>) {
         let Some(owner) = owner else { return };
         let mut created = self.created.lock().unwrap();

@@ -215,7 +215,12 @@ impl Aws {
             let page = self.track("ec2", "DescribeSecurityGroups", page)?;
             groups.extend(page.security_groups().iter().map(observed_group));
         }
-        self.recent.listed(groups.iter().map(|g| g.id.as_str()));
+        let names: Vec<String> = groups
+            .iter()
+            .map(|g| Recent::group_name(&g.vpc_id, &g.name))
+            .collect();
+        let ids = groups.iter().map(|g| g.id.as_str());
+        self.recent.listed(ids.chain(names.iter().map(String::as_str)));
         Ok(groups)
     }
 }
@@ -389,7 +394,13 @@ impl AwsApi for Aws {
             .tag_specifications(spec)
             .send()
             .await;
-        let out = self.track("ec2", "CreateSecurityGroup", call)?;
+        let out = self.track("ec2", "CreateSecurityGroup", call).inspect_err(|e| {
+            if matches!(e, AwsError::Transient { .. }) {
+                // It may exist although the answer was lost: waited for like any new group.
+                self.recent
+                    .created(&Recent::group_name(vpc_id, name), tags.get(OWNER_TAG));
+            }
+        })?;
         let id = out.group_id.unwrap_or_default();
         self.recent.created(&id, tags.get(OWNER_TAG));
         Ok(id)
@@ -500,9 +511,12 @@ impl AwsApi for Aws {
             .set_tags(Some(ssm_tags(tags)))
             .send()
             .await;
-        self.track("ssm", "PutParameter", call)?;
-        self.recent.created(name, tags.get(OWNER_TAG));
-        Ok(())
+        // Written, or perhaps written (an answer lost): either way waited for until listed.
+        let done = self.track("ssm", "PutParameter", call);
+        if matches!(done, Ok(_) | Err(AwsError::Transient { .. })) {
+            self.recent.created(name, tags.get(OWNER_TAG));
+        }
+        done.map(drop)
     }
 
     async fn overwrite_parameter(&self, name: &str, value: &str) -> Result<()> {

@@ -11,6 +11,7 @@ use super::shared::View;
 use super::{Error, execute};
 use crate::api::DeletionPolicy;
 use crate::aws::AwsApi;
+use crate::aws::recent::Recent;
 use crate::diff::{self, Action, Adoption, Inputs, Observed, ObservedParameter, Plan, Quota};
 use crate::model::{self, DesiredSet, Ownership, SetIdentity, ValidatedSet, VpcSource};
 
@@ -163,7 +164,16 @@ pub async fn teardown<A: AwsApi>(
     }
     let ownership = Ownership::of(set, cluster);
     let mut observed = observe(aws, &ownership, &format!("/sg/{}/", set.name), true).await?;
-    let listed = observed.groups.iter().map(|g| g.id.as_str());
+    let names: Vec<String> = observed
+        .groups
+        .iter()
+        .map(|g| Recent::group_name(&g.vpc_id, &g.name))
+        .collect();
+    let listed = observed
+        .groups
+        .iter()
+        .map(|g| g.id.as_str())
+        .chain(names.iter().map(String::as_str));
     let listed: Vec<&str> = listed
         .chain(observed.parameters.keys().map(String::as_str))
         .collect();
