@@ -166,8 +166,9 @@ pub struct RunArgs {
     /// per account, so more in parallel only queues them; fewer let the first sets finish early.
     #[arg(long, env = "SG_CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,
-    /// Client-side token buckets, shaped like EC2's (one per action, sized by category: non_mutating
-    /// 20/s burst 100, mutating 5/50, resource_intensive 5/50, tags 10/100, ssm 40/40). Repeat
+    /// Client-side token buckets, shaped like EC2's at 90 % of its refill rates (one per action,
+    /// sized by category: non_mutating 18/s burst 100, mutating 4.5/50, resource_intensive 4.5/50,
+    /// tags 9/100; one for SSM, 36/40). Repeat
     /// KEY=PER_SECOND/BURST to lower a category or action (the account's other users share
     /// AWS's buckets), e.g. mutating=2.5/25; `none` switches them off.
     #[arg(long = "aws-rate-limit", env = "SG_AWS_RATE_LIMITS", value_delimiter = ',',
