@@ -97,27 +97,7 @@ fn print_table(findings: &[Finding], scanned: usize) {
         })
         .collect();
     let header = ["SEVERITY", "RULE", "GROUP", "NAME", "FINDING"];
-    let widths: Vec<usize> = (0..5)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].len())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: [&str; 5]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(header);
-    for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
-    }
+    print!("{}", super::table(header, &rows));
     println!("\n{} finding(s) in {scanned} security group(s).", findings.len());
 }
 

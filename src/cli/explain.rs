@@ -203,7 +203,7 @@ pub fn exposed_text(loaded: &Loaded, found: &[Exposure]) -> String {
     } else {
         let header = ["TIER", "TRAFFIC", "FROM", "RISKY", "DESCRIPTION", "RULE"];
         let rows: Vec<[String; 6]> = found.iter().map(exposed_row).collect();
-        out += &table(header, &rows);
+        out += &super::table(header, &rows);
         let risky = found.iter().filter(|x| !x.risky.is_empty()).count();
         let families = |f: Family| found.iter().filter(|x| x.family == f).count();
         out += &format!(
@@ -237,29 +237,4 @@ fn exposed_row(x: &Exposure) -> [String; 6] {
             .or_else(|| x.rule.group_id.clone())
             .unwrap_or_default(),
     ]
-}
-
-fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
-    let widths: Vec<usize> = (0..N)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].len())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        format!("{}\n", padded.join("  ").trim_end())
-    };
-    let mut out = line(header.to_vec());
-    for r in rows {
-        out += &line(r.iter().map(String::as_str).collect());
-    }
-    out
 }

@@ -5,9 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::Api;
-
 use super::support::apiserver::PrivateApiServer;
 use super::support::aws::Emulator;
 use super::support::controller::Controller;
@@ -28,25 +25,10 @@ fn replica(f: &Fixture, key: &str, kubeconfig: &str, name: &str) -> Controller {
     Controller::start_with_env(&f.ns, key, &args, &[("KUBECONFIG", kubeconfig)])
 }
 
-async fn holder(f: &Fixture) -> Option<String> {
-    let leases: Api<Lease> = Api::namespaced(f.client.clone(), &f.ns);
-    leases
-        .get_opt("sg-provisioner")
-        .await
-        .ok()
-        .flatten()?
-        .spec?
-        .holder_identity
-}
-
 /// Which replica holds the Lease (0: "ha-a", 1: "ha-b").
 async fn leader(f: &Fixture) -> usize {
-    let holder = poll_async(Duration::from_secs(30), "a leader", || holder(f)).await;
+    let holder = poll_async(Duration::from_secs(30), "a leader", || f.lease_holder()).await;
     usize::from(holder.starts_with("ha-b_"))
-}
-
-async fn writes(emulator: &Emulator) -> u64 {
-    emulator.counts().await["writes"].as_u64().unwrap_or(0)
 }
 
 /// The leader frozen past its lease while changes are pending: the standby takes over and
@@ -74,15 +56,15 @@ async fn freeze_leader(
     eprintln!(
         "chaos: converged {:.1?} after the freeze, holder {:?}",
         frozen.elapsed(),
-        holder(f).await
+        f.lease_holder().await
     );
     assert_eq!(leader(f).await, 1 - stale, "the standby leads");
-    let before = writes(&emulators[stale]).await;
+    let before = emulators[stale].writes().await;
     replicas[stale].signal(libc::SIGCONT);
     super::support::poll(Duration::from_secs(30), "the stale leader to exit", || {
         replicas[stale].exited()
     });
-    let after = writes(&emulators[stale]).await;
+    let after = emulators[stale].writes().await;
     eprintln!(
         "chaos: stale leader frozen {:.1?}; writes after resume: {}",
         frozen.elapsed(),

@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::Api;
 use serde_json::json;
 
 use crate::support::aws::Emulator;
@@ -23,21 +21,6 @@ const TIMINGS: [&str; 6] = [
     "--leader-election-retry-period",
     "1s",
 ];
-
-async fn holder(f: &Fixture) -> Option<String> {
-    let leases: Api<Lease> = Api::namespaced(f.client.clone(), &f.ns);
-    leases
-        .get_opt("sg-provisioner")
-        .await
-        .ok()
-        .flatten()?
-        .spec?
-        .holder_identity
-}
-
-async fn writes(emulator: &Emulator) -> u64 {
-    emulator.counts().await["writes"].as_u64().unwrap_or(0)
-}
 
 fn replica(f: &Fixture, key: &str, name: &str, extra: &[&str]) -> Controller {
     let mut args = vec![
@@ -76,24 +59,24 @@ async fn a_frozen_leader_sends_nothing_after_its_renew_deadline_and_the_standby_
     ];
     let mut stale = replica(&f, &keys[0], "first", &slow);
     poll_async(Duration::from_secs(30), "the first replica to lead", || async {
-        holder(&f).await.filter(|h| h.starts_with("first_"))
+        f.lease_holder().await.filter(|h| h.starts_with("first_"))
     })
     .await;
     let standby = replica(&f, &keys[1], "second", &[]);
 
     f.apply(&f.set("fenced", three_tiers())).await;
     poll_async(Duration::from_secs(30), "the leader to start writing", || async {
-        (writes(&emulators[0]).await >= 2).then_some(())
+        (emulators[0].writes().await >= 2).then_some(())
     })
     .await;
     stale.signal(libc::SIGSTOP);
 
     // The standby takes the Lease once the record stayed unchanged for 6 s, and converges.
     f.wait_ready("fenced").await;
-    assert!(holder(&f).await.unwrap().starts_with("second_"));
-    let frozen_writes = writes(&emulators[0]).await;
+    assert!(f.lease_holder().await.unwrap().starts_with("second_"));
+    let frozen_writes = emulators[0].writes().await;
     assert!(
-        writes(&emulators[1]).await > 0,
+        emulators[1].writes().await > 0,
         "the new leader converged the set"
     );
 
@@ -104,7 +87,7 @@ async fn a_frozen_leader_sends_nothing_after_its_renew_deadline_and_the_standby_
     let log = stale.logs();
     assert!(log.contains("lost leadership"), "{log}");
     assert_eq!(
-        writes(&emulators[0]).await,
+        emulators[0].writes().await,
         frozen_writes,
         "the stale leader wrote to AWS after its renew deadline"
     );

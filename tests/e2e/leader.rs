@@ -3,8 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::Api;
 use serde_json::json;
 
 use crate::support::aws::Emulator;
@@ -15,17 +13,6 @@ use crate::support::poll_async;
 async fn calls(emulator: &Emulator) -> u64 {
     let c = emulator.counts().await;
     c["reads"].as_u64().unwrap_or(0) + c["writes"].as_u64().unwrap_or(0)
-}
-
-async fn holder(f: &Fixture) -> Option<String> {
-    let leases: Api<Lease> = Api::namespaced(f.client.clone(), &f.ns);
-    leases
-        .get_opt("sg-provisioner")
-        .await
-        .ok()
-        .flatten()?
-        .spec?
-        .holder_identity
 }
 
 fn replica(f: &Fixture, key: &str, name: &str, extra: &[&str]) -> Controller {
@@ -59,7 +46,7 @@ async fn one_of_two_replicas_reconciles_and_a_killed_leader_is_replaced_within_3
 
     f.apply(&f.set("ha", one_tier(8443))).await;
     f.wait_ready("ha").await;
-    let holder_before = holder(&f).await.expect("the Lease has a holder");
+    let holder_before = f.lease_holder().await.expect("the Lease has a holder");
     let leader = if holder_before.starts_with("replica-a_") {
         0
     } else {
@@ -116,7 +103,7 @@ async fn one_of_two_replicas_reconciles_and_a_killed_leader_is_replaced_within_3
         "the pending change is in AWS: {ports:?}"
     );
     assert!(
-        holder(&f)
+        f.lease_holder()
             .await
             .unwrap()
             .starts_with(["replica-a_", "replica-b_"][standby])
@@ -137,7 +124,7 @@ async fn a_leader_stopped_with_sigterm_hands_over_at_once() {
     let long = ["--leader-election-lease-duration", "120s"];
     let first = replica(&f, &keys[0], "first", &long);
     poll_async(Duration::from_secs(30), "the first replica to lead", || async {
-        holder(&f).await.filter(|h| h.starts_with("first_"))
+        f.lease_holder().await.filter(|h| h.starts_with("first_"))
     })
     .await;
     let second = replica(&f, &keys[1], "second", &long);
@@ -154,7 +141,7 @@ async fn a_leader_stopped_with_sigterm_hands_over_at_once() {
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let stopped = Instant::now();
     poll_async(Duration::from_secs(20), "the second replica to lead", || async {
-        holder(&f).await.filter(|h| h.starts_with("second_"))
+        f.lease_holder().await.filter(|h| h.starts_with("second_"))
     })
     .await;
     assert!(stopped.elapsed() < Duration::from_secs(20));

@@ -73,6 +73,11 @@ impl Emulator {
             .expect("counts JSON")
     }
 
+    /// AWS writes signed with this key so far.
+    pub async fn writes(&self) -> u64 {
+        self.counts().await["writes"].as_u64().unwrap_or(0)
+    }
+
     /// Sets throttling / faults for this access key only.
     pub async fn configure(&self, config: Value) {
         self.http

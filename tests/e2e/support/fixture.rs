@@ -162,6 +162,19 @@ impl Fixture {
             .and_then(|p| p.value)
     }
 
+    /// Who holds the leader Lease (`sg-provisioner`) in this test's namespace.
+    pub async fn lease_holder(&self) -> Option<String> {
+        let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+            Api::namespaced(self.client.clone(), &self.ns);
+        leases
+            .get_opt("sg-provisioner")
+            .await
+            .ok()
+            .flatten()?
+            .spec?
+            .holder_identity
+    }
+
     /// The controller's AWS writes so far (the test's own calls use other keys).
     pub async fn writes(&self) -> u64 {
         self.emulator.counts().await["writes"].as_u64().unwrap_or(0)
