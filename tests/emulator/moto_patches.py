@@ -47,6 +47,10 @@ What is patched (checked against moto 5.2.5 with boto3, see README.md):
    (O(N^2) for a tag-filtered DescribeSecurityGroups over N groups), ran every
    filter on every group, and copied every rule of every group for a group-id
    filtered DescribeSecurityGroupRules.  Same answers, without the scans.
+12. DescribeSecurityGroups pagination: moto ignores MaxResults and NextToken and
+   always answers every group.  EC2 returns at most MaxResults groups (5 to 1,000,
+   else InvalidParameterValue) and a NextToken for the rest; without MaxResults,
+   every group in one answer (API reference, DescribeSecurityGroups, MaxResults).
 """
 
 from __future__ import annotations
@@ -769,6 +773,29 @@ def _describe_security_group_rules(
     return [rule for rule in rules if rule.matches_filters(filters)]
 
 
+def _describe_groups_paged(self: SecurityGroups) -> ActionResult:
+    """moto's DescribeSecurityGroups answer, cut to MaxResults groups from NextToken (the
+    offset of the next group, as an opaque string)."""
+    answer = _orig_describe_groups_response(self)
+    limit, token = self._get_param("MaxResults"), self._get_param("NextToken")
+    if limit is None and token is None:
+        return answer
+    if limit is not None and not 5 <= int(limit) <= 1000:
+        raise InvalidParameterValue(f"Value ( {limit} ) for parameter maxResults is invalid. "
+                                    "Expecting a value between 5 and 1000.")
+    try:
+        start = int(token or "0")
+    except ValueError:
+        raise InvalidParameterValue(f"Invalid value '{token}' for nextToken.") from None
+    groups = answer.result["SecurityGroups"]
+    end = start + int(limit or 1000)
+    result: dict[str, Any] = {"SecurityGroups": groups[start:end]}
+    if end < len(groups):
+        result["NextToken"] = str(end)
+    return ActionResult(result)
+
+
+_orig_describe_groups_response = SecurityGroups.describe_security_groups
 _orig_get_tags = TaggedEC2Resource.get_tags
 _orig_list_of_moto_modules = moto_backends.list_of_moto_modules
 _orig_describe_groups = SecurityGroupBackend.describe_security_groups
@@ -799,6 +826,7 @@ def apply() -> None:
     SecurityGroupBackend.describe_security_groups = _describe_security_groups  # type: ignore[method-assign]
     SecurityGroupBackend.describe_security_group_rules = _describe_security_group_rules  # type: ignore[method-assign]
 
+    SecurityGroups.describe_security_groups = _describe_groups_paged  # type: ignore[method-assign]
     SecurityGroups.authorize_security_group_ingress = lambda self: _authorize(self, False)  # type: ignore[method-assign]
     SecurityGroups.authorize_security_group_egress = lambda self: _authorize(self, True)  # type: ignore[method-assign]
     SecurityGroups.revoke_security_group_ingress = lambda self: _revoke(self, False)  # type: ignore[method-assign]

@@ -504,8 +504,11 @@ class Counters:
         self.outage_refused = 0
         self.consistency_hidden = 0
         self.consistency_by_kind: dict[str, int] = {}
+        # GroupName -> wall-clock time (s) of its first CreateSecurityGroup request: when a
+        # client started writing that group (the scale benchmark's per-set start)
+        self.first_create_at: dict[str, float] = {}
 
-    def request(self, service: str, op: str) -> None:
+    def request(self, service: str, op: str, params: dict[str, list[str]] | None = None) -> None:
         self.total += 1
         if is_read(op):
             self.reads += 1
@@ -513,6 +516,9 @@ class Counters:
             self.writes += 1
         svc = self.by_operation.setdefault(service, {})
         svc[op] = svc.get(op, 0) + 1
+        if op == "CreateSecurityGroup" and params:
+            name = (params.get("GroupName") or [""])[0]
+            self.first_create_at.setdefault(name, time.time())
 
     def outcome(self, service: str, op: str, code: str | None) -> None:
         key = code or "ok"
@@ -551,6 +557,7 @@ class Counters:
                     "outage_refused": self.outage_refused,
                     "consistency_hidden": self.consistency_hidden,
                     "consistency_by_kind": self.consistency_by_kind,
+                    "first_create_at": self.first_create_at,
                 }
             )
         )
@@ -850,7 +857,7 @@ class Emulator:
             if eff.outage is None:
                 return []
             for sc in scopes:
-                sc.counters.request(req.service, req.operation)
+                sc.counters.request(req.service, req.operation, req.params)
                 sc.counters.outage_refused += 1
         return scopes
 
@@ -863,7 +870,7 @@ class Emulator:
                 scopes.append(self._key_scope(req.access_key))
             eff = scopes[-1] if scopes[-1].configured else self.glob
             for sc in scopes:
-                sc.counters.request(req.service, req.operation)
+                sc.counters.request(req.service, req.operation, req.params)
             fault = eff.faults.decide(req.operation)
             if fault:
                 for sc in scopes:

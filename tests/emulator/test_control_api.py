@@ -3,6 +3,7 @@ scopes, request counters and reset."""
 
 from __future__ import annotations
 
+import time
 import urllib.request
 
 import botocore.exceptions
@@ -71,7 +72,10 @@ def test_access_key_scopes(emu: Emu) -> None:
 
 def test_counters(emu: Emu, ec2, ssm, vpc) -> None:
     assert emu.control("POST", "counts/reset") == (200, {"ok": True})
+    before = time.time()
     sg = make_sg(ec2, vpc, "counted")
+    with pytest.raises(botocore.exceptions.ClientError):
+        make_sg(ec2, vpc, "counted")  # a second create of the name keeps the first time
     ec2.describe_security_groups(GroupIds=[sg])
     ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc["vpc"]]}])
     ssm.put_parameter(Name="/c/p", Value="v", Type="String")
@@ -81,19 +85,21 @@ def test_counters(emu: Emu, ec2, ssm, vpc) -> None:
     emu.control("GET", "health")
 
     c = emu.counts()
-    assert c["total"] == 6
-    assert c["reads"] == 4 and c["writes"] == 2
+    assert c["total"] == 7
+    assert c["reads"] == 4 and c["writes"] == 3
     assert c["ok"] == 5
+    assert list(c["first_create_at"]) == ["counted"]
+    assert before <= c["first_create_at"]["counted"] <= time.time()
     assert c["by_operation"] == {
-        "ec2": {"CreateSecurityGroup": 1, "DescribeSecurityGroups": 2},
+        "ec2": {"CreateSecurityGroup": 2, "DescribeSecurityGroups": 2},
         "ssm": {"PutParameter": 1, "GetParameter": 2},
     }
-    assert c["errors"] == {"ssm": {"ParameterNotFound": 1}}
+    assert c["errors"] == {"ec2": {"InvalidGroup.Duplicate": 1}, "ssm": {"ParameterNotFound": 1}}
     assert c["outcomes"]["ssm"]["GetParameter"] == {"ok": 1, "ParameterNotFound": 1}
     assert c["faults_injected"] == 0
 
     emu.control("POST", "counts/reset")
-    assert emu.counts()["total"] == 0
+    assert emu.counts()["total"] == 0 and emu.counts()["first_create_at"] == {}
 
 
 def test_reset(emu: Emu, ec2, ssm, vpc) -> None:

@@ -117,3 +117,32 @@ def test_create_with_tags_and_tag_filters(ec2, vpc) -> None:
     ec2.delete_tags(Resources=[sg], Tags=[{"Key": OWNER}])
     tags = ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]["Tags"]
     assert tags == [{"Key": "sgprovisioner.io/hash", "Value": "abc"}]
+
+
+# ---------------------------------------------------------------------------
+# DescribeSecurityGroups pagination (MaxResults 5..1000, NextToken)
+# ---------------------------------------------------------------------------
+
+
+def test_describe_pages_by_max_results(emu: Emu, ec2, vpc_id) -> None:
+    tag = {"Key": "paged", "Value": "yes"}
+    spec = [{"ResourceType": "security-group", "Tags": [tag]}]
+    made = {make_sg(ec2, vpc_id, f"paged-{i}", TagSpecifications=spec) for i in range(12)}
+    wanted = [{"Name": "tag:paged", "Values": ["yes"]}]
+    assert {g["GroupId"] for g in ec2.describe_security_groups(Filters=wanted)["SecurityGroups"]} == made
+
+    sizes, seen, token = [], [], None
+    while True:
+        page = ec2.describe_security_groups(Filters=wanted, MaxResults=5, **({"NextToken": token} if token else {}))
+        sizes.append(len(page["SecurityGroups"]))
+        seen += [g["GroupId"] for g in page["SecurityGroups"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert sizes == [5, 5, 2] and len(seen) == 12 and set(seen) == made
+
+    paged = ec2.get_paginator("describe_security_groups").paginate(Filters=wanted, PaginationConfig={"PageSize": 5})
+    assert {g["GroupId"] for p in paged for g in p["SecurityGroups"]} == made
+    for bad in ("4", "1001"):  # botocore refuses these itself
+        status, body = raw_ec2(emu, {"Action": "DescribeSecurityGroups", "MaxResults": bad})
+        assert status == 400 and "InvalidParameterValue" in body
