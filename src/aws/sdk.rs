@@ -207,6 +207,7 @@ impl Aws {
             .describe_security_groups()
             .set_filters(Some(filters))
             .into_paginator()
+            .page_size(GROUPS_PAGE)
             .send();
         let mut groups = Vec::new();
         for n in 0.. {
@@ -224,6 +225,11 @@ impl Aws {
         Ok(groups)
     }
 }
+
+/// Groups per DescribeSecurityGroups page. Without a page size EC2 answers every match at
+/// once: the cluster's whole view (3,000 groups at 1,000 sets) in one body, parsed at once.
+/// A page of 200 bounds that to a fifth of a 1,000-set view, for 15 calls a view instead of 1.
+const GROUPS_PAGE: i32 = 200;
 
 macro_rules! permission_call {
     ($self:ident, $method:ident, $operation:literal, $group_id:expr, $perms:expr) => {

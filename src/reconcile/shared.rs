@@ -1,6 +1,6 @@
 //! The shared view a resync reads: every group with this cluster's tag and every parameter
 //! under `/sg/`, fetched once per window for all the sets of a region (one paginated
-//! DescribeSecurityGroups, 1,000 groups a page, and one paginated GetParametersByPath, 10
+//! DescribeSecurityGroups, 200 groups a page, and one paginated GetParametersByPath, 10
 //! parameters a page: about 0.3 calls per 3-tier set) instead of two calls per set. A resync
 //! whose set matches the view makes no call of its own; one that finds a difference observes
 //! the set afresh before it writes anything (the view may be older than the set's own last
@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 use super::Error;
 use crate::aws::AwsApi;
 use crate::diff::{Observed, ObservedGroup, ObservedParameter};
-use crate::model::Ownership;
+use crate::model::{OWNER_TAG, Ownership};
 
 /// One fetch of the cluster's groups and parameters.
 #[derive(Debug)]
 pub struct View {
     fetched: Instant,
-    groups: Vec<ObservedGroup>,
+    /// By owner tag (`{namespace}/{set}`): a set's resync looks up its own groups, not all.
+    groups: BTreeMap<String, Vec<ObservedGroup>>,
     /// Every parameter under [`PARAMETER_ROOT`], name → value.
     parameters: BTreeMap<String, String>,
 }
@@ -32,7 +33,9 @@ impl View {
     pub fn observed(&self, ownership: &Ownership, prefix: &str) -> Observed {
         let groups = self
             .groups
-            .iter()
+            .get(&ownership.owner)
+            .into_iter()
+            .flatten()
             .filter(|g| ownership.owns(&g.tags))
             .cloned()
             .collect();
@@ -79,12 +82,20 @@ impl SharedView {
         if let Some(view) = current.as_ref().filter(|v| v.fetched.elapsed() < self.window) {
             return Ok(view.clone());
         }
+        // Let go of the old view before reading the new one (a reconcile still using it keeps
+        // it until it ends): at the peak, one view in memory rather than two.
+        current.take();
         let fetched = Instant::now();
         let (groups, parameters) =
             futures::try_join!(aws.cluster_groups(cluster), aws.parameters_under(PARAMETER_ROOT))?;
+        let mut by_owner: BTreeMap<String, Vec<ObservedGroup>> = BTreeMap::new();
+        for g in groups {
+            let owner = g.tags.get(OWNER_TAG).cloned().unwrap_or_default();
+            by_owner.entry(owner).or_default().push(g);
+        }
         let view = Arc::new(View {
             fetched,
-            groups,
+            groups: by_owner,
             parameters,
         });
         *current = Some(view.clone());
