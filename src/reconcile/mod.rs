@@ -20,6 +20,7 @@ use crate::api::{DeletionPolicy, FINALIZER, SecurityGroupSet, SecurityGroupSetSt
 use crate::aws::fence::Fence;
 use crate::aws::limiter::{Limited, Pacer, RateLimits};
 use crate::aws::{Aws, assume};
+use crate::diff::outputs::ObservedConfigMaps;
 use crate::diff::{self, Adoption, GroupRef, Quota};
 use crate::metrics::Metrics;
 use crate::model::{self, AllowedRoles, Direction, Limits, Role, SetIdentity};
@@ -359,18 +360,25 @@ async fn apply(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error> {
     if let Some(refusal) = role_refusal(&validated.identity, ctx) {
         return Err(Error::RoleNotAllowed(refusal));
     }
+    let mut known = known(set, ctx, &validated);
+    // A resync of a set that is Ready at this generation: nothing changed since it last
+    // converged. It starts from the shared view and, naming no ConfigMap, reads none.
+    let resync = !known.spec_changed && known.held.is_empty() && is_ready(set);
     // The ConfigMap output's pre-flight: one that is not the set's refuses the whole plan.
     let config_map = validated.config_map.as_deref();
-    let seen = outputs::observe(&ctx.client, set, config_map, false).await?;
+    let seen = if resync && config_map.is_none() {
+        ObservedConfigMaps::default()
+    } else {
+        // Fresh at a spec change: the one that removes an output must find what it published.
+        outputs::observe(&ctx.client, set, config_map, known.spec_changed).await?
+    };
     if let Some(refused) = config_map.and_then(|n| diff::outputs::refusal(n, &seen, &outputs::set_uid(set))) {
         return Err(Error::Refused(vec![refused]));
     }
     let region = ctx.region(&validated.identity);
     let aws = region.aws.clone();
     let status = set.status.as_ref();
-    let mut known = known(set, ctx, &validated);
-    // A resync of a set that is Ready at this generation starts from the shared view.
-    if !known.spec_changed && known.held.is_empty() && is_ready(set) {
+    if resync {
         known.view = Some(region.view.get(&aws, &ctx.settings.cluster_name).await?);
     }
     let refs = runner::ClusterReferences {
