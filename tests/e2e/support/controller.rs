@@ -16,6 +16,21 @@ pub struct Controller {
     starts: u32,
 }
 
+/// The controller's command, behind `SG_CONTROLLER_WRAPPER` when that is set (a profiler,
+/// e.g. `heaptrack -o /tmp/sg`: words split on whitespace).
+fn wrapped(binary: &str) -> Command {
+    let wrapper = std::env::var("SG_CONTROLLER_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    match words.next() {
+        None => Command::new(binary),
+        Some(program) => {
+            let mut cmd = Command::new(program);
+            cmd.args(words).arg(binary);
+            cmd
+        }
+    }
+}
+
 impl Controller {
     /// Starts `sg-provisioner run --namespace NS` with a 3 s resync unless `args` say otherwise.
     pub fn start(namespace: &str, access_key: &str, args: &[&str]) -> Self {
@@ -47,7 +62,7 @@ impl Controller {
         self.log = self._dir.path().join(format!("controller-{}.log", self.starts));
         self.starts += 1;
         let log = std::fs::File::create(&self.log).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sg-provisioner"));
+        let mut cmd = wrapped(env!("CARGO_BIN_EXE_sg-provisioner"));
         cmd.arg("run")
             .args(["--namespace", &self.namespace, "--metrics-addr", "127.0.0.1:0"])
             .args(if self.args.iter().any(|a| a == "--resync-period") {
