@@ -38,10 +38,11 @@ async fn resyncing_sets_share_one_describe_per_window() {
     .await;
     let resyncs = names.len() as u64 * (since.elapsed().as_secs_f64() / 2.2) as u64;
     let describes = op(&end, "ec2", "DescribeSecurityGroups") - op(&start, "ec2", "DescribeSecurityGroups");
-    let parameter_reads = op(&end, "ssm", "GetParametersByPath") - op(&start, "ssm", "GetParametersByPath");
     assert_eq!(end["writes"], start["writes"], "no-op resyncs write nothing");
+    // GetParametersByPath is not counted: the view reads every parameter under /sg/, 10 a page,
+    // so its count follows how many the other tests sharing the emulator hold.
     assert!(
-        describes * 3 <= resyncs && parameter_reads * 3 <= resyncs,
-        "{describes} DescribeSecurityGroups, {parameter_reads} GetParametersByPath for at least {resyncs} set resyncs"
+        describes * 3 <= resyncs,
+        "{describes} DescribeSecurityGroups for at least {resyncs} set resyncs"
     );
 }
