@@ -96,6 +96,24 @@ fn cpu_ticks(pid: u32) -> u64 {
     num(11) + num(12)
 }
 
+/// The largest anonymous (heap, stacks) and file-backed (the binary's pages) resident sizes seen,
+/// in KiB, sampled each second while the benchmark runs: VmHWM says only their peak sum.
+fn sample_rss(pid: u32) -> std::sync::Arc<std::sync::Mutex<(u64, u64)>> {
+    let peaks = std::sync::Arc::new(std::sync::Mutex::new((0, 0)));
+    let shared = peaks.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let anon = proc_field(pid, "status", "RssAnon:").unwrap_or(0);
+            let file = proc_field(pid, "status", "RssFile:").unwrap_or(0);
+            let mut p = shared.lock().unwrap();
+            *p = (p.0.max(anon), p.1.max(file));
+        }
+    });
+    peaks
+}
+
 /// Wall-clock seconds (Unix time): the emulator's `first_create_at` clock.
 fn unix_now() -> f64 {
     std::time::SystemTime::now()
@@ -196,6 +214,50 @@ async fn reset_counts(f: &Fixture) {
         .expect("reset the counts");
 }
 
+/// Two resync periods with nothing to change: AWS reads and writes per set per period (counted
+/// at the emulator), reconciles per set per period (the controller's /metrics: each set should
+/// be observed once a period) and the controller's CPU, in % of a core.
+async fn idle_window(f: &Fixture, controller: &Controller, resync: u64, sets: usize) -> Value {
+    let pid = controller.pid().expect("the controller runs");
+    let metrics = metrics_url(controller);
+    reset_counts(f).await;
+    let reconciles = reconciles_total(&metrics).await;
+    let (ticks, from) = (cpu_ticks(pid), Instant::now());
+    tokio::time::sleep(Duration::from_secs(2 * resync)).await;
+    let counts = f.emulator.counts().await;
+    let cpu = (cpu_ticks(pid) - ticks) as f64 / 100.0 / from.elapsed().as_secs_f64();
+    let reconciled = reconciles_total(&metrics).await - reconciles;
+    let per_resync = |n: f64| n / sets as f64 / 2.0;
+    json!({
+        "reads": per_resync(counts["reads"].as_f64().unwrap_or(0.0)),
+        "writes": per_resync(counts["writes"].as_f64().unwrap_or(0.0)),
+        "reconciles": per_resync(reconciled),
+        "cpu_pct": cpu * 100.0,
+    })
+}
+
+/// The controller's /metrics, from the address its log announces.
+fn metrics_url(controller: &Controller) -> String {
+    let logs = controller.logs();
+    let addr = logs
+        .lines()
+        .find_map(|l| l.split("addr=").nth(1))
+        .and_then(|a| a.split_whitespace().next())
+        .expect("the metrics address in the controller's log")
+        .trim_matches('"')
+        .to_string();
+    format!("http://{addr}/metrics")
+}
+
+/// `sgprovisioner_reconciles_total`, as the controller counts it.
+async fn reconciles_total(url: &str) -> f64 {
+    let body = reqwest::get(url).await.unwrap().text().await.unwrap();
+    body.lines()
+        .find_map(|l| l.strip_prefix("sgprovisioner_reconciles_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("sgprovisioner_reconciles_total in /metrics")
+}
+
 /// Deletes every set; (seconds until all are gone, groups and parameters left).
 async fn delete_all(f: &Fixture, names: &[String]) -> (f64, usize) {
     let started = Instant::now();
@@ -238,6 +300,7 @@ async fn main() {
     let log = [("RUST_LOG", "info,aws_config=warn,aws_smithy_runtime=warn")];
     let controller = Controller::start_with_env(&f.ns, &f.key, &cargs, &log);
     let pid = controller.pid().expect("the controller runs");
+    let rss_parts = sample_rss(pid);
     let names: Vec<String> = (0..a.sets)
         .map(|i| support::unique(&format!("scale{i}")))
         .collect();
@@ -254,19 +317,14 @@ async fn main() {
     let writes = counts["writes"].as_f64().unwrap_or(0.0) / a.sets as f64;
     let minimum = minimum_writes(&f);
 
-    // Two resync periods of no-op resyncs.
     eprintln!(
         "scale: {} sets Ready in {total:.1} s; no-op resyncs for {} s",
         a.sets,
         2 * a.resync
     );
-    reset_counts(&f).await;
-    let (ticks, idle_from) = (cpu_ticks(pid), Instant::now());
-    tokio::time::sleep(Duration::from_secs(2 * a.resync)).await;
-    let idle = f.emulator.counts().await;
-    let idle_cpu = (cpu_ticks(pid) - ticks) as f64 / 100.0 / idle_from.elapsed().as_secs_f64();
-    let per_resync = |k: &str| idle[k].as_f64().unwrap_or(0.0) / a.sets as f64 / 2.0;
+    let idle = idle_window(&f, &controller, a.resync, a.sets).await;
     let rss_mib = proc_field(pid, "status", "VmHWM:").unwrap_or(0) as f64 / 1024.0;
+    let (anon_kib, file_kib) = *rss_parts.lock().unwrap();
 
     let (delete_s, left) = delete_all(&f, &names).await;
     let report = json!({
@@ -276,9 +334,11 @@ async fn main() {
         "p50_per_set_s": quantile(&per_set, 0.5), "p99_per_set_s": quantile(&per_set, 0.99),
         "throttle_bound_s": bound, "ratio": if bound > 0.0 { total / bound } else { 0.0 },
         "writes_per_set": writes, "minimum_writes_per_set": minimum, "throttled": counts["throttled"],
-        "noop_reads_per_set_per_resync": per_resync("reads"),
-        "noop_writes_per_set_per_resync": per_resync("writes"),
-        "peak_rss_mib": rss_mib, "idle_cpu_pct_of_core": idle_cpu * 100.0,
+        "noop_reads_per_set_per_resync": idle["reads"],
+        "noop_writes_per_set_per_resync": idle["writes"],
+        "noop_reconciles_per_set_per_resync": idle["reconciles"],
+        "peak_rss_mib": rss_mib, "peak_rss_anon_mib": anon_kib as f64 / 1024.0,
+        "peak_rss_file_mib": file_kib as f64 / 1024.0, "idle_cpu_pct_of_core": idle["cpu_pct"],
         "delete_all_s": delete_s, "left_after_delete": left,
     });
     println!("\n| metric | value |\n|---|---|");
