@@ -219,7 +219,7 @@ async fn reset_counts(f: &Fixture) {
 /// be observed once a period) and the controller's CPU, in % of a core.
 async fn idle_window(f: &Fixture, controller: &Controller, resync: u64, sets: usize) -> Value {
     let pid = controller.pid().expect("the controller runs");
-    let metrics = metrics_url(controller);
+    let metrics = format!("http://{}/metrics", controller.metrics_addr());
     reset_counts(f).await;
     let reconciles = reconciles_total(&metrics).await;
     let (ticks, from) = (cpu_ticks(pid), Instant::now());
@@ -234,19 +234,6 @@ async fn idle_window(f: &Fixture, controller: &Controller, resync: u64, sets: us
         "reconciles": per_resync(reconciled),
         "cpu_pct": cpu * 100.0,
     })
-}
-
-/// The controller's /metrics, from the address its log announces.
-fn metrics_url(controller: &Controller) -> String {
-    let logs = controller.logs();
-    let addr = logs
-        .lines()
-        .find_map(|l| l.split("addr=").nth(1))
-        .and_then(|a| a.split_whitespace().next())
-        .expect("the metrics address in the controller's log")
-        .trim_matches('"')
-        .to_string();
-    format!("http://{addr}/metrics")
 }
 
 /// `sgprovisioner_reconciles_total`, as the controller counts it.

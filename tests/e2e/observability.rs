@@ -26,12 +26,7 @@ async fn converges_under_throttling_and_exposes_metrics() {
     assert_eq!(f.group_count("slowly").await, 2);
 
     // /metrics counts AWS requests by service, operation and outcome.
-    let logs = controller.logs();
-    let addr = logs
-        .lines()
-        .find_map(|l| l.split("addr=").nth(1))
-        .map(|a| a.split_whitespace().next().unwrap().trim_matches('"').to_string())
-        .expect("the metrics address in the log");
+    let addr = controller.metrics_addr();
     let body = reqwest::get(format!("http://{addr}/metrics"))
         .await
         .unwrap()
@@ -82,7 +77,7 @@ async fn client_side_buckets_keep_the_controller_under_the_accounts() {
     f.wait_ready("paced").await;
     let counts = f.emulator.counts().await;
     assert_eq!(counts["throttled"], 0, "never throttled: {counts}");
-    let body = reqwest::get(format!("http://{}/metrics", metrics_addr(&controller)))
+    let body = reqwest::get(format!("http://{}/metrics", controller.metrics_addr()))
         .await
         .unwrap()
         .text()
@@ -96,14 +91,6 @@ async fn client_side_buckets_keep_the_controller_under_the_accounts() {
 
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
-}
-
-fn metrics_addr(controller: &Controller) -> String {
-    let logs = controller.logs();
-    logs.lines()
-        .find_map(|l| l.split("addr=").nth(1))
-        .map(|a| a.split_whitespace().next().unwrap().trim_matches('"').to_string())
-        .expect("the metrics address in the log")
 }
 
 #[tokio::test]

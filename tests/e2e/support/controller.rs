@@ -116,6 +116,17 @@ impl Controller {
     }
 
     /// The running process's id.
+    /// The metrics server's address (host:port), as the controller's log announces it.
+    pub fn metrics_addr(&self) -> String {
+        let logs = self.logs();
+        logs.lines()
+            .find_map(|l| l.split("addr=").nth(1))
+            .and_then(|a| a.split_whitespace().next())
+            .expect("the metrics address in the controller's log")
+            .trim_matches('"')
+            .to_string()
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
