@@ -266,8 +266,9 @@ async fn observe_adoptable<A: AwsApi>(
 }
 
 /// What only groups about to be created need: the groups that already have their names (not
-/// ours: a collision refuses the plan), and whether the VPC is dual-stack (their default egress
-/// depends on it). Nothing is read when no group is to be created.
+/// ours: a collision refuses the plan; ours but not yet in the view: retry), and whether the VPC
+/// is dual-stack (their default egress depends on it). Nothing is read when no group is to be
+/// created.
 async fn observe_for_creation<A: AwsApi>(
     aws: &A,
     desired: &DesiredSet,
@@ -286,10 +287,18 @@ async fn observe_for_creation<A: AwsApi>(
     }
     let ours: BTreeSet<&str> = observed.groups.iter().map(|g| g.id.as_str()).collect();
     let named = aws.groups_named(vpc_id, &to_create).await?;
-    let foreign = named
+    let (late, foreign): (Vec<_>, Vec<_>) = named
         .into_iter()
         .filter(|g| !ours.contains(g.id.as_str()))
-        .collect();
+        .partition(|g| desired.ownership.owns(&g.tags));
+    // Ours by its tags but not in the owner-tag view yet (EC2 lists new groups by tag late, or
+    // the shared view is older than it): not a foreign group, so retry rather than stall.
+    if let Some(group) = late.first() {
+        return Err(Error::ObservedTooEarly(format!(
+            "group {} ({}) is ours but not listed by its tags yet",
+            group.name, group.id
+        )));
+    }
     observed.same_name = foreign;
     Ok(aws.vpc_has_ipv6(vpc_id).await?)
 }
