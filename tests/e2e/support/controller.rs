@@ -17,18 +17,25 @@ pub struct Controller {
 }
 
 /// The controller's command, behind `SG_CONTROLLER_WRAPPER` when that is set (a profiler,
-/// e.g. `heaptrack -o /tmp/sg`: words split on whitespace).
+/// e.g. `heaptrack -o /tmp/sg`: words split on whitespace). A wrapper runs in a process group
+/// of its own, so that killing it also kills the controller it started (heaptrack's script
+/// would otherwise leave the controller running).
 fn wrapped(binary: &str) -> Command {
-    let wrapper = std::env::var("SG_CONTROLLER_WRAPPER").unwrap_or_default();
+    use std::os::unix::process::CommandExt;
+    let wrapper = wrapper();
     let mut words = wrapper.split_whitespace();
     match words.next() {
         None => Command::new(binary),
         Some(program) => {
             let mut cmd = Command::new(program);
-            cmd.args(words).arg(binary);
+            cmd.args(words).arg(binary).process_group(0);
             cmd
         }
     }
+}
+
+fn wrapper() -> String {
+    std::env::var("SG_CONTROLLER_WRAPPER").unwrap_or_default()
 }
 
 impl Controller {
@@ -95,6 +102,12 @@ impl Controller {
     /// SIGKILL, as a crash would.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
+            if !wrapper().trim().is_empty() {
+                // The whole group: the wrapper and the controller it started (the leader is not
+                // reaped yet, so the group id is still ours).
+                let group = format!("-{}", child.id());
+                let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
