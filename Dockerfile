@@ -17,7 +17,7 @@ ENV CC_x86_64_unknown_linux_musl=musl-gcc \
 WORKDIR /src
 # rust-toolchain.toml stays out: the image's toolchain is the pinned one (RUST_VERSION), and the
 # file's rustfmt/clippy components are not needed to build.
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY crds ./crds
 COPY deploy/build-static ./deploy/build-static

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::{AwsApi, AwsError, Interface, Result};
+use crate::diff::compact::{CompactGroup, Interner};
 use crate::diff::{ConcretePeer, GroupRef, ObservedGroup, Rule, default_egress, default_egress_v6};
 use crate::model::{Direction, Ownership};
 
@@ -129,12 +130,13 @@ impl AwsApi for FakeAws {
         })
     }
 
-    async fn cluster_groups(&self, cluster: &str) -> Result<Vec<ObservedGroup>> {
+    async fn cluster_groups(&self, cluster: &str) -> Result<Vec<CompactGroup>> {
+        let mut strings = Interner::default();
         self.with("DescribeSecurityGroups", |s| {
             Ok(s.groups
                 .iter()
                 .filter(|g| g.tags.get(crate::model::CLUSTER_TAG).map(String::as_str) == Some(cluster))
-                .cloned()
+                .map(|g| CompactGroup::new(g, &mut strings))
                 .collect())
         })
     }

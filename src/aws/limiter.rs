@@ -17,6 +17,7 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Jitter, Quota};
 
 use super::{AwsApi, Interface, Result};
+use crate::diff::compact::CompactGroup;
 use crate::diff::{ObservedGroup, Rule};
 use crate::metrics::Metrics;
 use crate::model::{Direction, Ownership};
@@ -224,7 +225,7 @@ macro_rules! limited {
 impl<A: AwsApi> AwsApi for Limited<A> {
     limited! {
         owned_groups(ownership: &Ownership) -> Vec<ObservedGroup> = "DescribeSecurityGroups";
-        cluster_groups(cluster: &str) -> Vec<ObservedGroup> = "DescribeSecurityGroups";
+        cluster_groups(cluster: &str) -> Vec<CompactGroup> = "DescribeSecurityGroups";
         group_by_id(id: &str) -> Option<ObservedGroup> = "DescribeSecurityGroups";
         groups_named(vpc_id: &str, names: &[String]) -> Vec<ObservedGroup> = "DescribeSecurityGroups";
         groups_referencing(group_id: &str) -> Vec<ObservedGroup> = "DescribeSecurityGroups";

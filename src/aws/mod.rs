@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use crate::diff::compact::CompactGroup;
 use crate::diff::{ObservedGroup, Rule};
 use crate::model::{Direction, Ownership};
 
@@ -102,7 +103,8 @@ pub trait AwsApi: Send + Sync {
     fn owned_groups(&self, ownership: &Ownership) -> impl Future<Output = Result<Vec<ObservedGroup>>> + Send;
     /// Every group with this cluster's tag, whichever set owns it: the shared view a resync
     /// reads instead of one call per set (`reconcile::shared`).
-    fn cluster_groups(&self, cluster: &str) -> impl Future<Output = Result<Vec<ObservedGroup>>> + Send;
+    /// Kept compact as each page arrives: at 1,000 sets this is 3,000 groups.
+    fn cluster_groups(&self, cluster: &str) -> impl Future<Output = Result<Vec<CompactGroup>>> + Send;
     /// A group by id, whoever owns it; `None` when it does not exist.
     fn group_by_id(&self, id: &str) -> impl Future<Output = Result<Option<ObservedGroup>>> + Send;
     /// The groups of a VPC with one of `names`, whoever owns them (name collisions): one call.

@@ -15,6 +15,7 @@ use super::fence::{Fence, FenceInterceptor};
 use super::limiter::Pacer;
 use super::recent::Recent;
 use super::{AwsApi, AwsError, Interface, Result};
+use crate::diff::compact::{CompactGroup, Interner};
 use crate::diff::{ConcretePeer, GroupRef, ObservedGroup, Rule};
 use crate::metrics::Metrics;
 use crate::model::{CLUSTER_TAG, Direction, OWNER_TAG, Ownership, RuleMatch};
@@ -202,6 +203,16 @@ impl Aws {
 impl Aws {
     /// Every group matching all `filters`, a page at a time.
     async fn groups_where(&self, filters: Vec<Filter>) -> Result<Vec<ObservedGroup>> {
+        self.groups_where_as(filters, observed_group).await
+    }
+
+    /// The groups matching `filters`, each made a `T` as its page arrives (pages are dropped as
+    /// they are read).
+    async fn groups_where_as<T>(
+        &self,
+        filters: Vec<Filter>,
+        mut convert: impl FnMut(&aws_sdk_ec2::types::SecurityGroup) -> T + Send,
+    ) -> Result<Vec<T>> {
         let mut pages = self
             .ec2
             .describe_security_groups()
@@ -210,18 +221,22 @@ impl Aws {
             .page_size(GROUPS_PAGE)
             .send();
         let mut groups = Vec::new();
+        let mut listed = Vec::new();
         for n in 0.. {
             self.pace("DescribeSecurityGroups", n).await;
             let Some(page) = pages.next().await else { break };
             let page = self.track("ec2", "DescribeSecurityGroups", page)?;
-            groups.extend(page.security_groups().iter().map(observed_group));
+            for sg in page.security_groups() {
+                listed.push(sg.group_id().unwrap_or_default().to_string());
+                let (vpc, name) = (
+                    sg.vpc_id().unwrap_or_default(),
+                    sg.group_name().unwrap_or_default(),
+                );
+                listed.push(Recent::group_name(vpc, name));
+                groups.push(convert(sg));
+            }
         }
-        let names: Vec<String> = groups
-            .iter()
-            .map(|g| Recent::group_name(&g.vpc_id, &g.name))
-            .collect();
-        let ids = groups.iter().map(|g| g.id.as_str());
-        self.recent.listed(ids.chain(names.iter().map(String::as_str)));
+        self.recent.listed(listed.iter().map(String::as_str));
         Ok(groups)
     }
 }
@@ -262,8 +277,10 @@ impl AwsApi for Aws {
         .await
     }
 
-    async fn cluster_groups(&self, cluster: &str) -> Result<Vec<ObservedGroup>> {
-        self.groups_where(vec![filter(&format!("tag:{CLUSTER_TAG}"), cluster)])
+    async fn cluster_groups(&self, cluster: &str) -> Result<Vec<CompactGroup>> {
+        let mut strings = Interner::default();
+        let filters = vec![filter(&format!("tag:{CLUSTER_TAG}"), cluster)];
+        self.groups_where_as(filters, |sg| CompactGroup::new(&observed_group(sg), &mut strings))
             .await
     }
 

@@ -14,6 +14,7 @@ use crate::model::{
 };
 
 mod action;
+pub mod compact;
 pub mod outputs;
 mod rules;
 mod teardown;

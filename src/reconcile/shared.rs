@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use super::Error;
 use crate::aws::AwsApi;
-use crate::diff::{Observed, ObservedGroup, ObservedParameter};
+use crate::diff::compact::CompactGroup;
+use crate::diff::{Observed, ObservedParameter};
 use crate::model::{OWNER_TAG, Ownership};
 
 /// One fetch of the cluster's groups and parameters.
@@ -20,7 +21,7 @@ use crate::model::{OWNER_TAG, Ownership};
 pub struct View {
     fetched: Instant,
     /// By owner tag (`{namespace}/{set}`): a set's resync looks up its own groups, not all.
-    groups: BTreeMap<String, Vec<ObservedGroup>>,
+    groups: BTreeMap<String, Box<[CompactGroup]>>,
     /// Every parameter under [`PARAMETER_ROOT`], name → value.
     parameters: BTreeMap<String, String>,
 }
@@ -36,8 +37,8 @@ impl View {
             .get(&ownership.owner)
             .into_iter()
             .flatten()
+            .map(CompactGroup::expand)
             .filter(|g| ownership.owns(&g.tags))
-            .cloned()
             .collect();
         let parameters = self
             .parameters
@@ -88,17 +89,25 @@ impl SharedView {
         let fetched = Instant::now();
         let (groups, parameters) =
             futures::try_join!(aws.cluster_groups(cluster), aws.parameters_under(PARAMETER_ROOT))?;
-        let mut by_owner: BTreeMap<String, Vec<ObservedGroup>> = BTreeMap::new();
-        for g in groups {
-            let owner = g.tags.get(OWNER_TAG).cloned().unwrap_or_default();
-            by_owner.entry(owner).or_default().push(g);
-        }
         let view = Arc::new(View {
             fetched,
-            groups: by_owner,
+            groups: by_owner(groups),
             parameters,
         });
         *current = Some(view.clone());
         Ok(view)
     }
+}
+
+/// The groups by owner tag.
+fn by_owner(groups: Vec<CompactGroup>) -> BTreeMap<String, Box<[CompactGroup]>> {
+    let mut by_owner: BTreeMap<String, Vec<CompactGroup>> = BTreeMap::new();
+    for g in groups {
+        let owner = g.tag(OWNER_TAG).unwrap_or_default().to_string();
+        by_owner.entry(owner).or_default().push(g);
+    }
+    by_owner
+        .into_iter()
+        .map(|(owner, gs)| (owner, gs.into_boxed_slice()))
+        .collect()
 }
