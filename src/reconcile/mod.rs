@@ -7,10 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Reporter};
 use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
@@ -24,10 +23,13 @@ use crate::diff::outputs::ObservedConfigMaps;
 use crate::diff::{self, Adoption, GroupRef, Quota};
 use crate::metrics::Metrics;
 use crate::model::{self, AllowedRoles, Direction, Limits, Role, SetIdentity};
+pub use events::truncate_utf8;
+use events::{Events, Kind, Note};
 
 pub mod codes;
 pub mod driver;
 pub mod error;
+pub mod events;
 pub mod execute;
 pub mod outputs;
 pub mod runner;
@@ -96,7 +98,7 @@ pub struct Context {
     pub watch_client: Client,
     pub settings: Settings,
     pub metrics: Metrics,
-    recorder: Recorder,
+    events: Events,
     base_config: aws_config::SdkConfig,
     /// By region (empty: the controller's) and role (none: the controller's own credentials).
     regions: Mutex<HashMap<(String, Option<Role>), Region>>,
@@ -122,7 +124,7 @@ impl Context {
             instance: Some(settings.instance.clone()),
         };
         Context {
-            recorder: Recorder::new(client.clone(), reporter),
+            events: Events::new(client.clone(), reporter),
             watch_client: client.clone(),
             client,
             settings,
@@ -188,37 +190,9 @@ impl Context {
         region
     }
 
-    async fn event(
-        &self,
-        set: &SecurityGroupSet,
-        type_: EventType,
-        reason: &str,
-        action: &str,
-        note: String,
-    ) {
-        self.event_for(&set.object_ref(&()), type_, reason, action, note)
-            .await;
-    }
-
-    async fn event_for(
-        &self,
-        reference: &ObjectReference,
-        type_: EventType,
-        reason: &str,
-        action: &str,
-        note: String,
-    ) {
-        let event = Event {
-            type_,
-            reason: reason.into(),
-            // The API server refuses an Event note over 1 KiB.
-            note: Some(truncate_utf8(&note, 1000).into()),
-            action: action.into(),
-            secondary: None,
-        };
-        if let Err(e) = self.recorder.publish(&event, reference).await {
-            warn!(error = %e, "could not publish an Event");
-        }
+    /// An Event about a set (see [`events`] for the two kinds).
+    async fn event(&self, set: &SecurityGroupSet, kind: Kind, note: Note<'_>) {
+        self.events.publish(&set.object_ref(&()), kind, note).await;
     }
 }
 
@@ -315,7 +289,13 @@ async fn report_failure(set: &SecurityGroupSet, err: &Error, ctx: &Context) {
     } else {
         EventType::Normal
     };
-    ctx.event(set, type_, class.reason, "Reconcile", message).await;
+    let note = Note {
+        type_,
+        reason: class.reason,
+        action: "Reconcile",
+        text: message,
+    };
+    ctx.event(set, Kind::Report, note).await;
 }
 
 fn now() -> String {
@@ -456,7 +436,13 @@ async fn report_applied(set: &SecurityGroupSet, ctx: &Context, summary: &[String
     } else {
         (EventType::Warning, "DriftCorrected", "Resync")
     };
-    ctx.event(set, type_, reason, action, summary.join("\n")).await;
+    let note = Note {
+        type_,
+        reason,
+        action,
+        text: summary.join("\n"),
+    };
+    ctx.event(set, Kind::Record, note).await;
 }
 
 fn tier_status(done: &Converged) -> Vec<TierStatus> {
@@ -519,8 +505,13 @@ async fn cleanup(set: &SecurityGroupSet, ctx: &Context) -> Result<Action, Error>
     // so that while the groups are there, so are their ids.
     lines.extend(outputs::remove_all(&ctx.client, set).await?);
     if !lines.is_empty() {
-        ctx.event(set, EventType::Normal, reason, "Delete", lines.join("\n"))
-            .await;
+        let note = Note {
+            type_: EventType::Normal,
+            reason,
+            action: "Delete",
+            text: lines.join("\n"),
+        };
+        ctx.event(set, Kind::Record, note).await;
     }
     Ok(Action::await_change())
 }
@@ -549,7 +540,13 @@ async fn cleanup_without_role(
         )));
     }
     let note = format!("{refusal}; nothing was made in AWS for this set (no AWS call)");
-    ctx.event(set, EventType::Normal, "Deleted", "Delete", note).await;
+    let note = Note {
+        type_: EventType::Normal,
+        reason: "Deleted",
+        action: "Delete",
+        text: note,
+    };
+    ctx.event(set, Kind::Record, note).await;
     Ok(Action::await_change())
 }
 
@@ -565,16 +562,4 @@ async fn write_deleting(set: &SecurityGroupSet, ctx: &Context) -> Result<(), Err
         now: now(),
     };
     write_status(set, ctx, next_status(set.status.as_ref(), facts, deleting)).await
-}
-
-/// At most `max` bytes of `text`, cut at a character boundary.
-pub fn truncate_utf8(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }

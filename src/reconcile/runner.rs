@@ -23,6 +23,7 @@ use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use tracing::warn;
 
+use super::events::{Kind, Note};
 use super::{Context, Error, References, SetRefKey};
 use crate::api::SecurityGroupSet;
 
@@ -126,10 +127,14 @@ async fn report_undecodable(guarded: &Guarded, error: &str, ctx: &Context) {
     );
     warn!(set = %name, %error, "cannot decode this SecurityGroupSet; skipping it");
     ctx.metrics.reconcile_failed("Undecodable");
-    let note = format!("the controller cannot read this object ({error}); fix it or re-apply it");
+    let note = Note {
+        type_: EventType::Warning,
+        reason: "Undecodable",
+        action: "Decode",
+        text: format!("the controller cannot read this object ({error}); fix it or re-apply it"),
+    };
     let reference = kube::Resource::object_ref(guarded, &());
-    ctx.event_for(&reference, EventType::Warning, "Undecodable", "Decode", note)
-        .await;
+    ctx.events.publish(&reference, Kind::Report, note).await;
 }
 
 /// Another set's group ids, from its status in the stores the watches keep. A set in a

@@ -1,9 +1,15 @@
-//! What the controller exposes about itself: metrics and health under AWS throttling, JSON logs.
+//! What the controller exposes about itself: metrics and health under AWS throttling, JSON logs,
+//! and an Event per change that says what it wrote.
 
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Event;
+use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 
 use crate::support::controller::Controller;
-use crate::support::fixture::Fixture;
+use crate::support::fixture::{Fixture, condition, current};
+use crate::support::poll_async;
 use crate::support::sg::solo_spec;
 
 #[tokio::test]
@@ -125,4 +131,42 @@ async fn json_logs_name_the_set_on_every_reconcile_line() {
     for line in &ours {
         assert_eq!(line["span"]["set"], set.as_str(), "{line}");
     }
+}
+
+/// Two changes of one set a moment apart: each has its own `Applied` Event naming what it wrote
+/// (kube's recorder would fold the second into the first's series, keeping the first's note).
+#[tokio::test]
+async fn each_applied_change_has_its_own_event_with_its_own_writes() {
+    let f = Fixture::new("notes").await;
+    let _controller = Controller::start(&f.ns, &f.key, &["--resync-period", "300s"]);
+    f.apply(&f.set("notes", solo_spec())).await;
+    f.wait_ready("notes").await;
+    let mut spec = solo_spec();
+    spec["tiers"][0]["ingress"][0]["ports"] = json!(8443);
+    f.apply(&f.set("notes", spec)).await;
+    f.wait_for("notes", "the change to be applied", |s| {
+        current(s) && condition(s, "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+
+    let events: Api<Event> = Api::namespaced(f.client.clone(), &f.ns);
+    let notes = poll_async(Duration::from_secs(20), "two Applied Events", || async {
+        let listed = events.list(&ListParams::default()).await.unwrap().items;
+        let notes: Vec<String> = listed
+            .into_iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some("notes"))
+            .filter(|e| e.reason.as_deref() == Some("Applied"))
+            .map(|e| e.message.unwrap_or_default())
+            .collect();
+        (notes.len() >= 2).then_some(notes)
+    })
+    .await;
+    assert!(
+        notes.iter().any(|n| n.contains("443") && !n.contains("8443")),
+        "the first Event names the first write: {notes:?}"
+    );
+    assert!(
+        notes.iter().any(|n| n.contains("8443")),
+        "the second Event names the second write: {notes:?}"
+    );
 }
