@@ -8,7 +8,7 @@ use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 
 use crate::support::controller::Controller;
-use crate::support::fixture::{Fixture, condition, current};
+use crate::support::fixture::Fixture;
 use crate::support::poll_async;
 use crate::support::sg::solo_spec;
 
@@ -144,10 +144,7 @@ async fn each_applied_change_has_its_own_event_with_its_own_writes() {
     let mut spec = solo_spec();
     spec["tiers"][0]["ingress"][0]["ports"] = json!(8443);
     f.apply(&f.set("notes", spec)).await;
-    f.wait_for("notes", "the change to be applied", |s| {
-        current(s) && condition(s, "Ready").is_some_and(|c| c.0 == "True")
-    })
-    .await;
+    f.wait_ready("notes").await;
 
     let events: Api<Event> = Api::namespaced(f.client.clone(), &f.ns);
     let notes = poll_async(Duration::from_secs(20), "two Applied Events", || async {
